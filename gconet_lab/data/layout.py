@@ -1,0 +1,236 @@
+"""Index co-saliency datasets stored in the CoSOD folder layout.
+
+All CoSOD benchmarks used by GCoNet+ (Sec. 4.1: DUTS_class, COCO-9k, COCO-SEG for training;
+CoCA, CoSOD3k, CoSal2015 for testing) are distributed in the same layout::
+
+    root/images/<set>/<group>/<name>.jpg|.jpeg|.png|.bmp
+    root/gts/<set>/<group>/<name>.png
+
+A *group* is a folder of images that share one co-salient object class; an image and its mask
+are paired by file-name stem (``0001.jpg`` <-> ``0001.png``). :func:`index_dirs` also accepts any
+pair of folders of group folders (e.g. iCoseg's ``images/`` and ``ground_truth/``).
+
+Rules, applied identically everywhere so results never depend on the file system:
+
+* Only files with an image suffix (case-insensitive) count; masks may use the same suffixes.
+  Hidden files (``.DS_Store``), ``Thumbs.db``, ``desktop.ini`` and other non-image files, and
+  sub-folders inside a group folder, are *ignored* and listed in the report.
+* Groups and samples are sorted by name (Unicode code points), never in ``os.listdir`` order.
+* Two files with the same stem in one folder (``a.jpg`` and ``a.png``) are an error: the
+  pairing would be ambiguous.
+* An image without a mask, a mask without an image, a group folder present on one side only,
+  or a group with no pairs is an error naming the file; with ``on_missing="skip"`` it is left
+  out and listed in :attr:`IndexReport.skipped` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from gconet_lab.data.errors import DataError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+OnMissing = Literal["error", "skip"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a group with its ground-truth mask."""
+
+    image: Path
+    mask: Path
+    group: str
+    stem: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """The images of one co-salient class inside one dataset (one test batch, Sec. 4.3)."""
+
+    name: str
+    set_name: str
+    samples: tuple[Sample, ...]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A file or folder left out of an index, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What indexing left out: ``skipped`` data (unpaired, empty) and ``ignored`` non-data."""
+
+    skipped: list[Skip] = field(default_factory=list)
+    ignored: list[Skip] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Human-readable multi-line account of every skipped and ignored path."""
+        lines = [f"skipped {len(self.skipped)}, ignored {len(self.ignored)}"]
+        lines += [f"  skipped {s.path}: {s.reason}" for s in self.skipped]
+        lines += [f"  ignored {s.path}: {s.reason}" for s in self.ignored]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class IndexedSet:
+    """A dataset indexed into sorted groups, plus the report of what was left out."""
+
+    name: str
+    groups: tuple[Group, ...]
+    report: IndexReport
+
+    @property
+    def num_images(self) -> int:
+        return sum(len(group) for group in self.groups)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Result of pairing the file names of one group folder by stem."""
+
+    pairs: tuple[tuple[str, str], ...]
+    unmatched_images: tuple[str, ...]
+    unmatched_masks: tuple[str, ...]
+
+
+def is_data_file(name: str) -> bool:
+    """Whether a file name is an image/mask file (not hidden, image suffix)."""
+    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _by_stem(names: Iterable[str], where: str | Path) -> dict[str, str]:
+    """Map stem -> file name, refusing two data files with the same stem."""
+    result: dict[str, str] = {}
+    for name in sorted(names):
+        stem = Path(name).stem
+        if stem in result:
+            raise DataError(where, f"two files share the stem {stem!r}: {result[stem]}, {name}")
+        result[stem] = name
+    return result
+
+
+def pair_by_stem(image_names: Iterable[str], mask_names: Iterable[str], where: str | Path) -> Pairing:
+    """Pair the data files of one group folder by stem; non-data names are left out.
+
+    ``where`` names the folder in the error raised for two files with the same stem.
+    """
+    images = _by_stem(filter(is_data_file, image_names), where)
+    masks = _by_stem(filter(is_data_file, mask_names), where)
+    return Pairing(
+        pairs=tuple((images[s], masks[s]) for s in sorted(images.keys() & masks.keys())),
+        unmatched_images=tuple(images[s] for s in sorted(images.keys() - masks.keys())),
+        unmatched_masks=tuple(masks[s] for s in sorted(masks.keys() - images.keys())),
+    )
+
+
+def _list_dir(folder: Path, report: IndexReport, kind: str) -> tuple[list[str], list[str]]:
+    """(sub-folder names, file names) of ``folder``; hidden sub-folders are reported as ignored."""
+    if not folder.is_dir():
+        raise DataError(folder, f"{kind} folder does not exist")
+    folders, files = [], []
+    for entry in os.scandir(folder):
+        if entry.is_dir() and entry.name.startswith("."):
+            report.ignored.append(Skip(Path(entry.path), "hidden folder"))
+        elif entry.is_dir():
+            folders.append(entry.name)
+        else:
+            files.append(entry.name)
+    return sorted(folders), sorted(files)
+
+
+def _index_group(
+    name: str, images_dir: Path, gts_dir: Path, set_name: str, report: IndexReport
+) -> Group:
+    """Pair one group folder; unpaired files go to ``report.skipped``."""
+    image_dir, gt_dir = images_dir / name, gts_dir / name
+    if not gt_dir.is_dir():
+        report.skipped.append(Skip(image_dir, f"no mask folder {gt_dir}"))
+        return Group(name, set_name, ())
+    if not image_dir.is_dir():
+        report.skipped.append(Skip(gt_dir, f"masks without an image folder {image_dir}"))
+        return Group(name, set_name, ())
+    sub_images, image_files = _list_dir(image_dir, report, "image group")
+    sub_masks, mask_files = _list_dir(gt_dir, report, "mask group")
+    for folder, subs, files in ((image_dir, sub_images, image_files), (gt_dir, sub_masks, mask_files)):
+        report.ignored += [Skip(folder / s, "sub-folder inside a group folder") for s in subs]
+        report.ignored += [Skip(folder / f, "not an image file") for f in files if not is_data_file(f)]
+    pairing = pair_by_stem(image_files, mask_files, image_dir)
+    report.skipped += [
+        Skip(image_dir / n, f"no mask (expected {gt_dir / Path(n).stem}.png)")
+        for n in pairing.unmatched_images
+    ]
+    report.skipped += [
+        Skip(gt_dir / n, f"mask without an image in {image_dir}") for n in pairing.unmatched_masks
+    ]
+    samples = tuple(
+        Sample(image_dir / image, gt_dir / mask, name, Path(image).stem)
+        for image, mask in pairing.pairs
+    )
+    if not samples:
+        report.skipped.append(Skip(image_dir, "group has no image/mask pairs"))
+    return Group(name, set_name, samples)
+
+
+def index_dirs(
+    images_dir: str | Path,
+    gts_dir: str | Path,
+    set_name: str | None = None,
+    on_missing: OnMissing = "error",
+) -> IndexedSet:
+    """Index two parallel folders of group folders (images and masks) into groups.
+
+    ``set_name`` defaults to the name of ``images_dir``. With ``on_missing="error"`` the first
+    unpaired file or empty group raises :class:`DataError` naming it (and counting the rest);
+    with ``"skip"`` they are left out and listed in the returned report.
+    """
+    if on_missing not in ("error", "skip"):
+        raise ValueError(f"on_missing must be 'error' or 'skip', not {on_missing!r}")
+    images_dir, gts_dir = Path(images_dir), Path(gts_dir)
+    report = IndexReport()
+    image_groups, image_loose = _list_dir(images_dir, report, "images")
+    mask_groups, mask_loose = _list_dir(gts_dir, report, "masks")
+    report.ignored += [Skip(images_dir / n, "file outside any group folder") for n in image_loose]
+    report.ignored += [Skip(gts_dir / n, "file outside any group folder") for n in mask_loose]
+    name = set_name or images_dir.name
+    groups = [
+        _index_group(group, images_dir, gts_dir, name, report)
+        for group in sorted(set(image_groups) | set(mask_groups))
+    ]
+    if on_missing == "error" and report.skipped:
+        first, rest = report.skipped[0], len(report.skipped) - 1
+        more = f" (and {rest} more unpaired files or empty groups)" if rest else ""
+        raise DataError(first.path, f"{first.reason}{more}; use on_missing='skip' to leave them out")
+    return IndexedSet(name, tuple(g for g in groups if g.samples), report)
+
+
+def index_set(root: str | Path, set_name: str, on_missing: OnMissing = "error") -> IndexedSet:
+    """Index ``root/images/<set_name>`` against ``root/gts/<set_name>``."""
+    root = Path(root)
+    return index_dirs(root / "images" / set_name, root / "gts" / set_name, set_name, on_missing)
+
+
+def index_sets(
+    root: str | Path, set_names: Sequence[str], on_missing: OnMissing = "error"
+) -> list[IndexedSet]:
+    """Index several sets of one root, e.g. ``["DUTS_class", "COCO-SEG"]`` for training."""
+    return [index_set(root, name, on_missing) for name in set_names]
+
+
+def list_sets(root: str | Path) -> list[str]:
+    """Names of the sets that have both an ``images/`` and a ``gts/`` folder under ``root``."""
+    root = Path(root)
+    report = IndexReport()
+    with_images = _list_dir(root / "images", report, "images")[0]
+    with_masks = _list_dir(root / "gts", report, "masks")[0]
+    return sorted(set(with_images) & set(with_masks))

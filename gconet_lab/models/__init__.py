@@ -1,0 +1,17 @@
+"""The GCoNet+ model, one paper module per file."""
+
+from .cem import CEMOutput, ConfidenceEnhancementModule, differentiable_binarization
+from .classifier import ClassPredictor, mask_images
+from .decoder import FPNDecoder
+from .gam import GAMOutput, GroupAffinityModule, group_affinity_attention
+from .gcm import GCMHead, collaborate
+from .gconet_plus import GCoNetIntermediates, GCoNetOutput, GCoNetPlus, build_encoder
+from .official_checkpoint import CheckpointError, load_official_checkpoint
+from .vgg_encoder import PretrainedWeightsUnavailable, VGG16BNEncoder
+
+__all__ = [
+    "CEMOutput", "ConfidenceEnhancementModule", "differentiable_binarization", "ClassPredictor", "mask_images",
+    "FPNDecoder", "GAMOutput", "GroupAffinityModule", "group_affinity_attention", "GCMHead", "collaborate",
+    "GCoNetIntermediates", "GCoNetOutput", "GCoNetPlus", "build_encoder", "CheckpointError",
+    "load_official_checkpoint", "PretrainedWeightsUnavailable", "VGG16BNEncoder",
+]

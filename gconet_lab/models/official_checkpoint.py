@@ -1,0 +1,102 @@
+"""Load an official GCoNet+ checkpoint (ZhengPeng7/GCoNet_plus) into :class:`GCoNetPlus`.
+
+The official file is a raw ``state_dict`` or a dict holding one under ``"state_dict"``, with or
+without the ``module.`` prefix of ``DataParallel``.  Its key names map onto ours by a short table of
+prefixes; four of its modules are built but never used by the official forward pass (reference
+section C, row 21) and are dropped with a note.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+# official prefix -> gconet_lab prefix (first match wins)
+KEY_MAP: tuple[tuple[str, str], ...] = (
+    (r"^bb\.conv([1-5])\.", "encoder.stages.{stage}."),
+    (r"^(top_layer|enlayer[1-5]|latlayer[2-5])\.", "decoder.\\1."),
+    (r"^co_x5\.all_attention\.query_transform\.", "gam.query."),
+    (r"^co_x5\.all_attention\.key_transform\.", "gam.key."),
+    (r"^co_x5\.all_attention\.conv6\.", "gam.output_conv."),
+    (r"^pred_layer\.enlayer\.0\.", "gcm_head.hidden.0."),
+    (r"^pred_layer\.predlayer\.0\.", "gcm_head.predict."),
+    (r"^classifier\.", "classifier.fc."),
+    (r"^conv_out_mask\.0\.", "racm_mask_head."),
+    (r"^db_output_decoder\.", "cem."),
+    (r"^conv_out1\.0\.", "saliency_head."),
+)
+# Built by the official model but never used in its forward pass (787,968 + 33 parameters).
+UNUSED_OFFICIAL_PREFIXES = ("co_x5.conv_output.", "co_x5.conv_transform.", "co_x5.fc_transform.")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that is not a GCoNet+ state dict, or that does not fit the model."""
+
+
+def extract_state_dict(checkpoint: Any, source: str = "checkpoint") -> dict[str, Tensor]:
+    """The raw state dict inside ``checkpoint`` (a state dict, or a dict with ``state_dict``)."""
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, dict) or not all(isinstance(v, Tensor) for v in checkpoint.values()):
+        raise CheckpointError(f"{source} holds no state dict (a dict of tensors, or one under 'state_dict')")
+    return {k.removeprefix("module."): v for k, v in checkpoint.items()}
+
+
+def rename_official_key(key: str) -> str | None:
+    """Our name for an official key; ``None`` for the official model's unused modules."""
+    if key.startswith(UNUSED_OFFICIAL_PREFIXES):
+        return None
+    for pattern, replacement in KEY_MAP:
+        match = re.match(pattern, key)
+        if match:
+            if "{stage}" in replacement:
+                prefix = replacement.format(stage=int(match.group(1)) - 1)
+            else:
+                prefix = match.expand(replacement)
+            return prefix + key[match.end():]
+    return key
+
+
+def convert_official_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    converted = {}
+    for key, value in state_dict.items():
+        new_key = rename_official_key(key)
+        if new_key is not None:
+            converted[new_key] = value
+    return converted
+
+
+def read_checkpoint_file(path: str | os.PathLike) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # truncated or foreign files raise many different errors
+        raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {error}") from error
+
+
+def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | dict) -> None:
+    """Load official GCoNet+ weights into ``model`` (built with ``variant="official"``).
+
+    Raises :class:`CheckpointError` listing every missing and unexpected key when they don't fit.
+    """
+    source = "checkpoint" if isinstance(checkpoint, dict) else os.fspath(checkpoint)
+    raw = checkpoint if isinstance(checkpoint, dict) else read_checkpoint_file(checkpoint)
+    state = convert_official_state_dict(extract_state_dict(raw, source))
+    expected = model.state_dict()
+    if "saliency_head.weight" not in expected:  # conv_out1: built always, used only without the CEM
+        state = {k: v for k, v in state.items() if not k.startswith("saliency_head.")}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    if missing or unexpected or mismatched:
+        lines = [f"{source} does not fit this GCoNet+ model:"]
+        for title, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
+            if keys:
+                lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
+        raise CheckpointError("\n".join(lines))
+    model.load_state_dict(state)
