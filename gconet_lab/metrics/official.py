@@ -64,11 +64,13 @@ _THRESHOLD_CHUNK = 16
 
 
 def _as_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Check that ``pred`` and ``gt`` are two HxW maps of the same shape, and cast them to float32."""
+    """Check that ``pred`` and ``gt`` are finite HxW maps of one shape, and cast them to float32."""
     pred = np.asarray(pred, dtype=np.float32)
     gt = np.asarray(gt, dtype=np.float32)
     if pred.ndim != 2 or pred.shape != gt.shape:
         raise ValueError(f"pred and gt must be HxW maps of one shape, got {pred.shape} and {gt.shape}")
+    if not (np.isfinite(pred).all() and np.isfinite(gt).all()):
+        raise ValueError("pred and gt must not contain NaN or infinity")
     return pred, gt
 
 
@@ -196,13 +198,14 @@ def _e_sums_by_grey_level(
     ``phi`` of a pixel depends only on its grey level and on whether it reaches the threshold.
     A 256 x 256 histogram (grey level x ``passed``) therefore counts, for every level and
     threshold, the pixels inside and outside the binary map. The sum of ``phi`` becomes two
-    (levels x thresholds) products of counts and ``phi`` values.
+    (levels x thresholds) products of counts and ``phi`` values, over the levels present.
     """
     joint = np.bincount(levels * (_NUM_THRESHOLDS + 1) + passed, minlength=_GT_LEVELS * (_NUM_THRESHOLDS + 1))
     joint = joint.reshape(_GT_LEVELS, _NUM_THRESHOLDS + 1)
+    present = joint.any(axis=1)  # grey levels in this mask: only 2 for a binary one
+    joint, g = joint[present], g_of_level[present, None]
     inside = np.cumsum(joint[:, ::-1], axis=1)[:, ::-1][:, 1:]  # (level, threshold) reaching it
     outside = joint.sum(axis=1, keepdims=True) - inside
-    g = g_of_level[:, None]
     phi_in = _enhanced_alignment(g, fm_in[None, :])
     phi_out = _enhanced_alignment(g, fm_out[None, :])
     return (inside * phi_in.astype(np.float64) + outside * phi_out.astype(np.float64)).sum(axis=0)

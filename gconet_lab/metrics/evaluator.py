@@ -1,0 +1,101 @@
+"""Dataset-level aggregation of the official metrics.
+
+The official evaluator reports one number per dataset (reference D.2):
+
+* ``S`` and ``MAE`` are means over images. A NaN S (degenerate mask, see ``s_measure``) is
+  not skipped, as in the official code, so it makes the dataset S NaN too.
+* The F and E curves (one value per threshold) are averaged over images first. ``maxF`` and
+  ``maxE`` are the maxima of those mean curves, and ``meanF`` and ``meanE`` their means. This is
+  *not* the mean of per-image maxima: one threshold has to work for the whole dataset.
+
+Every image counts once: groups are ignored in the dataset numbers. ``per_group`` applies the
+same protocol to each group on its own, as if it were a small dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from gconet_lab.metrics.official import THRESHOLDS, ImageMetrics, evaluate_image
+
+__all__ = ["OfficialEvaluator", "summarize"]
+
+
+def summarize(images: list[ImageMetrics]) -> dict[str, float]:
+    """The dataset numbers of the official protocol for a list of per-image metrics."""
+    if not images:
+        raise ValueError("no images to summarise")
+    f_curve = np.mean([m.f_curve for m in images], axis=0)
+    e_curve = np.mean([m.e_curve for m in images], axis=0)
+    return {
+        "S": float(np.mean([m.s for m in images])),
+        "maxF": float(f_curve.max()),
+        "meanF": float(f_curve.mean()),
+        "maxE": float(e_curve.max()),
+        "meanE": float(e_curve.mean()),
+        "MAE": float(np.mean([m.mae for m in images])),
+        "n": len(images),
+    }
+
+
+class OfficialEvaluator:
+    """Accumulate images one at a time, then read dataset, per-group and per-image results.
+
+    Example::
+
+        evaluator = OfficialEvaluator()
+        for name, pred, gt in pairs:  # float32 maps in [0, 1], name like "group/image.png"
+            evaluator.add(pred, gt, name=name)
+        print(evaluator.results()["maxF"])
+    """
+
+    def __init__(self) -> None:
+        self._images: list[ImageMetrics] = []
+        self._names: list[tuple[str, str]] = []  # (group, image name) per image
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def add(self, pred: np.ndarray, gt: np.ndarray, name: str = "", group: str | None = None) -> ImageMetrics:
+        """Evaluate one image and remember it.
+
+        ``name`` is the image's path relative to the dataset root, e.g. ``"cat/001.png"``.
+        Its parent folder is the group unless ``group`` is given.
+        """
+        metrics = evaluate_image(pred, gt)
+        path = PurePosixPath(name)
+        self._images.append(metrics)
+        self._names.append((str(path.parent) if group is None else group, path.stem))
+        return metrics
+
+    def results(self) -> dict[str, float]:
+        """Dataset numbers: S, maxF, meanF, maxE, meanE, MAE, and the image count n."""
+        return summarize(self._images)
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Mean curves over all images, for plotting: threshold, precision, recall, F, E."""
+        if not self._images:
+            raise ValueError("no images added")
+        return {
+            "threshold": THRESHOLDS.astype(np.float64),
+            "precision": np.mean([m.precision for m in self._images], axis=0),
+            "recall": np.mean([m.recall for m in self._images], axis=0),
+            "f_measure": np.mean([m.f_curve for m in self._images], axis=0),
+            "e_measure": np.mean([m.e_curve for m in self._images], axis=0),
+        }
+
+    def per_image(self) -> list[dict]:
+        """One plain dict per image: group, name, S, maxF, maxE, MAE (its own curves' maxima)."""
+        return [
+            {"group": group, "name": name, "S": m.s, "maxF": m.max_f, "maxE": m.max_e, "MAE": m.mae}
+            for (group, name), m in zip(self._names, self._images)
+        ]
+
+    def per_group(self) -> list[dict]:
+        """One plain dict per group (sorted by name) with the dataset numbers of that group alone."""
+        by_group: dict[str, list[ImageMetrics]] = {}
+        for (group, _), metrics in zip(self._names, self._images):
+            by_group.setdefault(group, []).append(metrics)
+        return [{"group": group, **summarize(by_group[group])} for group in sorted(by_group)]

@@ -1,0 +1,138 @@
+"""Evaluate a folder of predictions against a folder of masks, the way the official loader does.
+
+Both trees are laid out as ``<root>/<group>/<name>.png``. The official ``EvalDataset``
+(reference D.1) pairs files by identical relative path and drops files present in only one tree.
+It opens both files as 8-bit grey (PIL ``'L'``). If the sizes differ it resizes the *prediction*
+to the mask's size with PIL bilinear, and ``ToTensor`` turns grey levels into float32 ``k / 255``.
+The mask is never binarised by the loader.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from gconet_lab.metrics.evaluator import OfficialEvaluator
+
+__all__ = ["Evaluation", "Pairing", "evaluate_folders", "load_pair", "match_pairs", "write_tables"]
+
+
+def _grey_to_unit_float(image: Image.Image) -> np.ndarray:
+    """An 8-bit grey image as float32 ``k / 255``, which is what ``ToTensor`` computes."""
+    return np.asarray(image, dtype=np.float32) / np.float32(255)
+
+
+def load_pair(pred_path: str | Path, gt_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Load a (prediction, mask) pair as float32 HxW maps in [0, 1], exactly like the official loader.
+
+    If the sizes differ, the prediction is resized to the mask's size with PIL bilinear
+    *after* conversion to grey. This matters when a model writes 256x256 maps.
+    """
+    with Image.open(pred_path) as pred_file, Image.open(gt_path) as gt_file:
+        pred, gt = pred_file.convert("L"), gt_file.convert("L")
+    if pred.size != gt.size:
+        pred = pred.resize(gt.size, Image.Resampling.BILINEAR)
+    return _grey_to_unit_float(pred), _grey_to_unit_float(gt)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Relative paths ``"group/name.png"``: those in both trees, and those in only one of them."""
+
+    matched: list[str]
+    pred_only: list[str]
+    gt_only: list[str]
+
+    def describe(self) -> str:
+        """One line with the three counts, for logs."""
+        return (
+            f"{len(self.matched)} pairs matched, {len(self.pred_only)} predictions without a mask, "
+            f"{len(self.gt_only)} masks without a prediction"
+        )
+
+
+def _png_files(root: Path, groups: Iterable[str] | None) -> set[str]:
+    """``"group/name.png"`` for every PNG one level below ``root``, optionally only in ``groups``."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: not a folder")
+    wanted = None if groups is None else set(groups)
+    return {
+        f"{path.parent.name}/{path.name}"
+        for path in root.glob("*/*.png")
+        if wanted is None or path.parent.name in wanted
+    }
+
+
+def match_pairs(pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None) -> Pairing:
+    """Pair ``<group>/<name>.png`` files present in both trees (sorted). Raises if there are none."""
+    groups = None if groups is None else list(groups)
+    preds = _png_files(Path(pred_root), groups)
+    masks = _png_files(Path(gt_root), groups)
+    pairing = Pairing(sorted(preds & masks), sorted(preds - masks), sorted(masks - preds))
+    if not pairing.matched:
+        only = "" if groups is None else f" in groups {groups}"
+        raise FileNotFoundError(
+            f"no <group>/<name>.png{only} exists in both {pred_root} ({len(preds)} PNGs) "
+            f"and {gt_root} ({len(masks)} PNGs)"
+        )
+    return pairing
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything ``evaluate_folders`` computes. The results and tables are plain Python values."""
+
+    results: dict[str, float]  # S, maxF, meanF, maxE, meanE, MAE, n
+    per_image: list[dict]  # group, name, S, maxF, maxE, MAE
+    per_group: list[dict]  # group, S, maxF, meanF, maxE, meanE, MAE, n
+    curves: dict[str, np.ndarray]  # threshold, precision, recall, f_measure, e_measure
+    pairing: Pairing
+
+
+def evaluate_folders(
+    pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None, progress: bool = True
+) -> Evaluation:
+    """Evaluate every prediction that has a mask, with the official protocol.
+
+    ``groups`` restricts the evaluation to these group folders. With ``progress``, the pairing
+    counts are printed to stderr and a progress bar is shown.
+    """
+    pairing = match_pairs(pred_root, gt_root, groups)
+    if progress:
+        print(pairing.describe(), file=sys.stderr)
+    evaluator = OfficialEvaluator()
+    for relpath in tqdm(pairing.matched, desc="evaluating", unit="img", disable=not progress):
+        pred, gt = load_pair(Path(pred_root) / relpath, Path(gt_root) / relpath)
+        evaluator.add(pred, gt, name=relpath)
+    return Evaluation(
+        results=evaluator.results(),
+        per_image=evaluator.per_image(),
+        per_group=evaluator.per_group(),
+        curves=evaluator.curves(),
+        pairing=pairing,
+    )
+
+
+def _write_csv(rows: list[dict], path: Path) -> None:
+    """Write dicts with identical keys as a CSV table (floats at full precision)."""
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_tables(evaluation: Evaluation, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``per_image.csv`` and ``per_group.csv`` into ``out_dir`` and return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    per_image, per_group = out_dir / "per_image.csv", out_dir / "per_group.csv"
+    _write_csv(evaluation.per_image, per_image)
+    _write_csv(evaluation.per_group, per_group)
+    return per_image, per_group

@@ -1,0 +1,98 @@
+"""The same four metrics computed with PySODMetrics 1.6.2, to show how conventions move numbers.
+
+PySODMetrics (``py_sod_metrics``) is the toolbox many SOD papers use. It follows the MATLAB
+reference code, not eval-co-sod, and so differs from the official GCoNet+ numbers
+(reference D.3):
+
+1. It binarises the ground truth (``gt > 128``) for *every* metric and min-max normalises the
+   prediction for every metric, MAE included. The official MAE uses the raw prediction and
+   the soft mask.
+2. F and E use 256 integer levels of ``uint8(255 p)``, not 255 float thresholds.
+3. The S-measure centroid is ``round(mean) + 1`` (MATLAB's 1-based convention). The official
+   code splits one pixel earlier.
+4. The E-measure special-cases an empty or all-foreground mask. The official code scores an
+   empty mask at about 0.25.
+5. It works in float64 with ``eps = 2.2e-16``, the official code in float32 with ``1e-20``.
+
+With binary masks, no empty mask and predictions that span 0..255, the two toolboxes agree to
+about 1e-6 on maxF and maxE. S differs by about 1e-4 and MAE by up to a few 1e-2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import py_sod_metrics as psm
+from tqdm import tqdm
+
+from gconet_lab.metrics.evaluator import OfficialEvaluator
+from gconet_lab.metrics.folders import load_pair, match_pairs
+
+__all__ = ["PySODEvaluator", "compare_folders", "format_comparison"]
+
+METRICS = ("S", "maxF", "meanF", "maxE", "meanE", "MAE")
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """A float map in [0, 1] back to 8-bit grey, the input PySODMetrics expects (exact for k / 255)."""
+    return np.rint(np.asarray(image, dtype=np.float64) * 255).astype(np.uint8)
+
+
+class PySODEvaluator:
+    """Accumulate images with PySODMetrics. Inputs are float maps in [0, 1], as for the official one."""
+
+    def __init__(self) -> None:
+        self._s = psm.Smeasure(alpha=0.5)
+        self._f = psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=False, beta=0.3)})
+        self._e = psm.Emeasure()
+        self._mae = psm.MAE()
+
+    def add(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        """Evaluate one image with each PySODMetrics class."""
+        pred, gt = _to_uint8(pred), _to_uint8(gt)
+        for metric in (self._s, self._f, self._e, self._mae):
+            metric.step(pred=pred, gt=gt)
+
+    def results(self) -> dict[str, float]:
+        """S, maxF, meanF, maxE, meanE, MAE, with maxima of the mean curves as in the official protocol."""
+        f_curve = self._f.get_results()["fm"]["dynamic"]
+        e_curve = self._e.get_results()["em"]["curve"]
+        return {
+            "S": float(self._s.get_results()["sm"]),
+            "maxF": float(f_curve.max()),
+            "meanF": float(f_curve.mean()),
+            "maxE": float(e_curve.max()),
+            "meanE": float(e_curve.mean()),
+            "MAE": float(self._mae.get_results()["mae"]),
+        }
+
+
+def compare_folders(
+    pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None, progress: bool = True
+) -> dict[str, dict[str, float]]:
+    """Evaluate one folder pair with both toolboxes, from identical loader output.
+
+    Returns ``{"official": {...}, "pysod": {...}}`` with the metrics in ``METRICS``.
+    """
+    official, pysod = OfficialEvaluator(), PySODEvaluator()
+    pairing = match_pairs(pred_root, gt_root, groups)
+    for relpath in tqdm(pairing.matched, desc="evaluating twice", unit="img", disable=not progress):
+        pred, gt = load_pair(Path(pred_root) / relpath, Path(gt_root) / relpath)
+        official.add(pred, gt, name=relpath)
+        pysod.add(pred, gt)
+    official_results = official.results()
+    return {
+        "official": {name: official_results[name] for name in METRICS},
+        "pysod": pysod.results(),
+    }
+
+
+def format_comparison(comparison: dict[str, dict[str, float]]) -> str:
+    """A small text table of ``compare_folders`` output: metric, official, pysod, difference."""
+    lines = [f"{'metric':<7}{'official':>10}{'pysod':>10}{'pysod-off':>11}"]
+    for name in METRICS:
+        official, pysod = comparison["official"][name], comparison["pysod"][name]
+        lines.append(f"{name:<7}{official:>10.4f}{pysod:>10.4f}{pysod - official:>+11.4f}")
+    return "\n".join(lines)

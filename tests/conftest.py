@@ -1,0 +1,106 @@
+"""Shared test fixtures: where the read-only real data lives, and small models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from gconet_lab.config import make_config
+
+
+def shared_root() -> Path:
+    """``../shared`` beside the project (or ``$GCONET_SHARED``)."""
+    return Path(os.environ.get("GCONET_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+
+def require_shared(relative: str) -> Path:
+    """A path under shared/: missing data fails under CI and skips elsewhere."""
+    path = shared_root() / relative
+    if not path.exists():
+        message = f"real data not found at {path}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must have ../shared beside the clone)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def shared() -> Path:
+    return require_shared("")
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def tiny_config():
+    return make_config("tiny")
+
+
+# --- data package fixtures -------------------------------------------------------------------
+
+
+@pytest.fixture
+def icoseg_root() -> Path:
+    """The raw iCoseg copy under shared/data (read-only)."""
+    return require_shared("data/icoseg")
+
+
+@pytest.fixture
+def coco128_root() -> Path:
+    """The coco128-seg copy under shared/data (read-only)."""
+    return require_shared("data/coco128-seg")
+
+
+@pytest.fixture(scope="session")
+def data_script():
+    """Import ``data_scripts/<name>.py`` (standalone scripts, not a package) as a module."""
+    import importlib.util
+    import sys
+
+    def load(name: str):
+        module_name = f"data_scripts_{name}"
+        if module_name not in sys.modules:
+            path = Path(__file__).resolve().parents[1] / "data_scripts" / f"{name}.py"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module  # dataclasses look their module up here
+            spec.loader.exec_module(module)
+        return sys.modules[module_name]
+
+    return load
+
+
+@pytest.fixture
+def write_cosod_set(tmp_path: Path):
+    """Write a tiny CoSOD-layout set: ``{group: n_images}`` -> ``root/images|gts/<set>/<group>/``.
+
+    Image i of a group is a (h, w) RGB array whose red channel is 200 inside a random box and 30
+    outside; its mask (0/255 PNG) is that box. Returns the data root.
+    """
+    import numpy as np
+    from PIL import Image
+
+    def write(groups: dict[str, int], set_name: str = "Tiny", size: tuple[int, int] = (24, 32), seed: int = 0):
+        rng = np.random.default_rng(seed)
+        root = tmp_path / "cosod"
+        for group, count in groups.items():
+            for i in range(count):
+                h, w = size
+                mask = np.zeros((h, w), np.uint8)
+                y, x = rng.integers(0, h // 2), rng.integers(0, w // 2)
+                mask[y : y + h // 2, x : x + w // 2] = 255
+                image = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+                image[..., 0] = np.where(mask > 0, 200, 30)
+                for side, array, suffix in (("images", image, ".jpg"), ("gts", mask, ".png")):
+                    path = root / side / set_name / group / f"{group}_{i:02d}{suffix}"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(array).save(path, quality=95)
+        return root
+
+    return write

@@ -1,0 +1,139 @@
+"""gconet_lab.data.datasets/sampling: two-group batches (Eq. 16), class ids, seeding, test groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gconet_lab.data.datasets import (
+    GroupPairDataset,
+    GroupTestDataset,
+    load_sample,
+    make_test_loader,
+    make_train_loader,
+)
+from gconet_lab.data.layout import index_set
+from gconet_lab.data.sampling import GroupPairSampler, group_size_n
+
+SIZES = {"ant": 3, "bee": 5, "cat": 7, "dog": 2, "eel": 1}
+
+
+@pytest.fixture
+def tiny_set(write_cosod_set):
+    return index_set(write_cosod_set(SIZES), "Tiny")
+
+
+def batches(loader) -> list[dict]:
+    return list(loader)
+
+
+def test_batches_hold_two_different_groups_of_n_images(tiny_set) -> None:
+    loader = make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=0)
+    names = loader.dataset.class_names
+    assert names == ["ant", "bee", "cat", "dog"]  # "eel" (1 image) is filtered out
+    seen_a = []
+    for batch in batches(loader):
+        a, b = batch["groups"]
+        assert a != b
+        n = group_size_n(SIZES[a], SIZES[b], 4)
+        assert batch["images"].shape == (2 * n, 3, 16, 16) and batch["images"].dtype == torch.float32
+        assert batch["masks"].shape == (2 * n, 1, 16, 16)
+        assert 0.0 <= batch["masks"].min() and batch["masks"].max() <= 1.0
+        expected = [names.index(a)] * n + [names.index(b)] * n
+        assert batch["class_ids"].dtype == torch.long and batch["class_ids"].tolist() == expected
+        seen_a.append(a)
+    assert sorted(seen_a) == names  # one epoch = every group once as group A
+
+
+def test_group_size_follows_eq_16() -> None:
+    assert group_size_n(40, 50, 32) == 32
+    assert group_size_n(40, 50, 26) == 26  # the official code's cap
+    assert group_size_n(3, 50, 32) == 3
+
+
+def test_small_groups_are_filtered_with_a_report(tiny_set) -> None:
+    dataset = GroupPairDataset(tiny_set.groups, image_size=8, min_group_size=3)
+    assert [g.name for g in dataset.groups] == ["ant", "bee", "cat"]
+    assert [s.path.name for s in dataset.skipped] == ["dog", "eel"]
+    assert "fewer than min_group_size=3" in dataset.skipped[0].reason
+    everything = GroupPairDataset(tiny_set.groups, image_size=8, min_group_size=1)
+    assert len(everything) == 5 and not everything.skipped
+
+
+def test_same_seed_same_batches_other_seed_other_batches(tiny_set) -> None:
+    first = batches(make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=3))
+    again = batches(make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=3))
+    other = batches(make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=4))
+    for x, y in zip(first, again):
+        assert x["groups"] == y["groups"] and torch.equal(x["images"], y["images"])
+        assert torch.equal(x["masks"], y["masks"])
+    assert any(
+        x["groups"] != y["groups"] or x["images"].shape != y["images"].shape or not torch.equal(x["images"], y["images"])
+        for x, y in zip(first, other)
+    )
+
+
+def test_epochs_advance_and_can_be_replayed(tiny_set) -> None:
+    loader = make_train_loader([tiny_set], image_size=8, max_group_size=4, seed=0)
+    epoch0, epoch1 = batches(loader), batches(loader)
+    assert [b["groups"] for b in epoch0] != [b["groups"] for b in epoch1]
+    loader.sampler.set_epoch(1)
+    assert all(torch.equal(x["images"], y["images"]) for x, y in zip(batches(loader), epoch1))
+
+
+@pytest.mark.slow
+def test_workers_do_not_change_the_batches(tiny_set) -> None:
+    single = batches(make_train_loader([tiny_set], image_size=8, max_group_size=4, seed=5))
+    multi = batches(make_train_loader([tiny_set], image_size=8, max_group_size=4, seed=5, num_workers=2))
+    assert [b["groups"] for b in single] == [b["groups"] for b in multi]
+    assert all(torch.equal(x["images"], y["images"]) for x, y in zip(single, multi))
+
+
+def test_class_ids_span_all_training_sets(write_cosod_set) -> None:
+    write_cosod_set({"cat": 2, "dog": 2}, set_name="A")
+    root = write_cosod_set({"ant": 2, "cat": 3}, set_name="B")
+    sets = [index_set(root, "A"), index_set(root, "B")]
+    loader = make_train_loader(sets, image_size=8, seed=0)
+    assert loader.dataset.class_names == ["ant", "cat", "dog"]  # "cat" of A and B: one class
+    for batch in batches(loader):
+        assert set(batch["groups"]) != {"cat"}  # the two cats are never paired
+
+
+def test_partner_is_never_the_same_class() -> None:
+    sampler = GroupPairSampler([4, 4, 4], class_ids=[0, 0, 1], seed=0)
+    for _ in range(10):
+        for draw in sampler:
+            assert (draw.group_a == 2) != (draw.group_b == 2)
+            assert len(set(draw.images_a)) == len(draw.images_a)  # without replacement
+    with pytest.raises(ValueError, match="two different classes"):
+        GroupPairSampler([4, 4], class_ids=[0, 0])
+
+
+def test_explicit_class_names_must_cover_the_groups(tiny_set) -> None:
+    dataset = GroupPairDataset(tiny_set.groups, image_size=8, class_names=["x", "ant", "bee", "cat", "dog"])
+    assert dataset.class_ids == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="missing from class_names: dog"):
+        GroupPairDataset(tiny_set.groups, image_size=8, class_names=["ant", "bee", "cat"])
+
+
+def test_test_dataset_yields_whole_groups_with_original_sizes(write_cosod_set) -> None:
+    indexed = index_set(write_cosod_set({"cat": 3, "dog": 2}, size=(30, 44)), "Tiny")
+    items = list(make_test_loader(indexed, image_size=16))
+    assert [item["group"] for item in items] == ["cat", "dog"]
+    cat = items[0]
+    assert cat["images"].shape == (3, 3, 16, 16)
+    assert cat["sizes"] == [(30, 44)] * 3
+    assert cat["names"] == ["cat_00", "cat_01", "cat_02"]
+    assert cat["set_name"] == "Tiny"
+    assert cat["mask_paths"][1].endswith("cat_01.png") and cat["image_paths"][1].endswith("cat_01.jpg")
+    assert len(GroupTestDataset(indexed.groups)) == 2
+
+
+def test_mask_of_another_size_is_resized_with_a_warning(write_cosod_set) -> None:
+    sample = index_set(write_cosod_set({"cat": 1}), "Tiny").groups[0].samples[0]
+    Image.fromarray(np.full((12, 16), 255, np.uint8)).save(sample.mask)
+    with pytest.warns(UserWarning, match="cat_00.png: mask is 16x12"):
+        image, mask = load_sample(sample)
+    assert mask.shape == image.shape[:2]

@@ -1,0 +1,125 @@
+"""gconet_lab.data.transforms: joint augmentation keeps image and mask aligned; seeded; soft masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageEnhance
+
+from gconet_lab.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    AugmentConfig,
+    TrainTransform,
+    color_enhance,
+    denormalize,
+    prepare_image,
+    random_rotate,
+)
+
+
+def red_is_mask(height: int = 40, width: int = 56) -> tuple[np.ndarray, np.ndarray]:
+    """An image whose red channel equals the (asymmetric, binary) mask times 255."""
+    mask = np.zeros((height, width), np.float32)
+    mask[5:20, 4:18] = 1.0
+    mask[25:35, 30:50] = 1.0
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 0] = (mask * 255).astype(np.uint8)
+    image[..., 2] = 90
+    return image, mask
+
+
+def test_flip_and_rotation_move_image_and_mask_together() -> None:
+    image, mask = red_is_mask()
+    transform = TrainTransform(32, AugmentConfig(flip_p=1.0, rotate_p=1.0, enhance=False))
+    for seed in range(5):
+        x, y = transform(image, mask, np.random.default_rng(seed))
+        red = denormalize(x)[0]
+        assert torch.allclose(red, y[0], atol=2 / 255)
+    plain_x, _ = TrainTransform(32, None)(image, mask, np.random.default_rng(0))
+    assert not torch.allclose(denormalize(plain_x)[0], y[0], atol=0.1)  # it really moved
+
+
+class AngleRecorder:
+    """Stands in for a PIL image and records the angles it is rotated by."""
+
+    def __init__(self) -> None:
+        self.angles: list[int] = []
+
+    def rotate(self, angle: int, resample: int) -> AngleRecorder:
+        self.angles.append(angle)
+        return self
+
+
+def test_rotation_angle_is_an_integer_in_minus_15_to_14() -> None:
+    recorder, mask = AngleRecorder(), Image.new("F", (4, 4))
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        random_rotate(recorder, mask, rng, p=1.0, max_angle=15)  # type: ignore[arg-type]
+    assert set(recorder.angles) == set(range(-15, 15))
+
+
+def test_rotation_probability() -> None:
+    recorder, mask = AngleRecorder(), Image.new("F", (4, 4))
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        random_rotate(recorder, mask, rng, p=0.2, max_angle=15)  # type: ignore[arg-type]
+    assert 0.17 < len(recorder.angles) / 2000 < 0.23
+
+
+def test_rotated_mask_is_clipped_to_unit_range() -> None:
+    _, mask = red_is_mask()
+    _, rotated = random_rotate(Image.new("RGB", (56, 40)), Image.fromarray(mask), np.random.default_rng(1), 1.0, 15)
+    values = np.asarray(rotated)
+    assert values.min() >= 0.0 and values.max() <= 1.0
+
+
+def test_colour_enhancement_changes_the_image_but_never_the_mask() -> None:
+    image, mask = red_is_mask()
+    config = AugmentConfig(flip_p=0.0, rotate_p=0.0, enhance=True)
+    x, y = TrainTransform(32, config)(image, mask, np.random.default_rng(3))
+    plain_x, plain_y = TrainTransform(32, None)(image, mask, np.random.default_rng(3))
+    assert torch.equal(y, plain_y)
+    assert not torch.allclose(x, plain_x)
+
+
+def test_enhancement_replays_the_official_recipe() -> None:
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (9, 9, 3)).astype(np.uint8))
+    out = color_enhance(image, np.random.default_rng(7))
+    replay, expected = np.random.default_rng(7), image
+    for enhancer, low, high in (
+        (ImageEnhance.Brightness, 5, 15),
+        (ImageEnhance.Contrast, 5, 15),
+        (ImageEnhance.Color, 0, 20),
+        (ImageEnhance.Sharpness, 0, 30),
+    ):
+        expected = enhancer(expected).enhance(int(replay.integers(low, high + 1)) / 10)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(expected))
+
+
+def test_same_seed_same_output_other_seed_other_output() -> None:
+    image, mask = red_is_mask()
+    transform = TrainTransform(32)
+    a = transform(image, mask, np.random.default_rng(11))
+    b = transform(image, mask, np.random.default_rng(11))
+    c = transform(image, mask, np.random.default_rng(12))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+
+
+def test_shapes_normalisation_and_soft_masks() -> None:
+    image, mask = red_is_mask()
+    mask = mask * 0.5  # soft
+    x, y = TrainTransform(24, None)(image, mask, np.random.default_rng(0))
+    assert x.shape == (3, 24, 24) and y.shape == (1, 24, 24)
+    assert x.dtype == torch.float32 and y.dtype == torch.float32
+    assert y.max().item() == pytest.approx(0.5) and 0 < y[y > 0].min().item()
+    blue = (90 / 255 - IMAGENET_MEAN[2]) / IMAGENET_STD[2]
+    assert x[2].mean().item() == pytest.approx(blue, abs=1e-5)
+
+
+def test_prepare_image_is_plain_resize_and_normalise() -> None:
+    image, mask = red_is_mask()
+    expected, _ = TrainTransform(16, None)(image, mask, np.random.default_rng(0))
+    assert torch.equal(prepare_image(image, 16), expected)
