@@ -45,13 +45,13 @@ def tiny_config():
 # --- data package fixtures -------------------------------------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def icoseg_root() -> Path:
     """The raw iCoseg copy under shared/data (read-only)."""
     return require_shared("data/icoseg")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def coco128_root() -> Path:
     """The coco128-seg copy under shared/data (read-only)."""
     return require_shared("data/coco128-seg")

@@ -111,9 +111,10 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
 class GroupTestDataset(Dataset[dict[str, Any]]):
     """One item per group: all of its images as one batch, no augmentation (Sec. 4.3).
 
-    Each item is a dict: ``images`` float (n, 3, S, S) ImageNet-normalised; ``sizes`` list of
-    original (H, W); ``names`` (file stems); ``group``; ``set_name``; ``image_paths`` and
-    ``mask_paths`` (str) so predictions can be written as ``<set>/<group>/<name>.png``.
+    Each item is a dict: ``images`` float (n, 3, S, S) ImageNet-normalised; ``sizes`` long
+    (n, 2), each image's original (H, W); ``names`` (file stems); ``group``; ``set_name``;
+    ``image_paths`` and ``mask_paths`` (str), so predictions can be resized back and written as
+    ``<set>/<group>/<name>.png``.
     """
 
     def __init__(self, groups: Sequence[Group] | IndexedSet, image_size: int = 256) -> None:
@@ -128,7 +129,7 @@ class GroupTestDataset(Dataset[dict[str, Any]]):
         images = [read_image(sample.image) for sample in group.samples]
         return {
             "images": torch.stack([prepare_image(image, self.image_size) for image in images]),
-            "sizes": [(int(image.shape[0]), int(image.shape[1])) for image in images],
+            "sizes": torch.tensor([image.shape[:2] for image in images], dtype=torch.long),
             "names": [sample.stem for sample in group.samples],
             "group": group.name,
             "set_name": group.set_name,

@@ -17,7 +17,14 @@ Typical use::
 """
 
 from gconet_lab.metrics.evaluator import OfficialEvaluator, summarize
-from gconet_lab.metrics.folders import Evaluation, Pairing, evaluate_folders, load_pair, match_pairs, write_tables
+from gconet_lab.metrics.folders import (
+    Evaluation,
+    Pairing,
+    evaluate_folders,
+    load_pair,
+    match_pairs,
+    write_tables,
+)
 from gconet_lab.metrics.official import (
     THRESHOLDS,
     ImageMetrics,

@@ -58,7 +58,9 @@ class OfficialEvaluator:
     def __len__(self) -> int:
         return len(self._images)
 
-    def add(self, pred: np.ndarray, gt: np.ndarray, name: str = "", group: str | None = None) -> ImageMetrics:
+    def add(
+        self, pred: np.ndarray, gt: np.ndarray, name: str = "", group: str | None = None
+    ) -> ImageMetrics:
         """Evaluate one image and remember it.
 
         ``name`` is the image's path relative to the dataset root, e.g. ``"cat/001.png"``.

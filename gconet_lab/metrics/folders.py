@@ -70,7 +70,9 @@ def _png_files(root: Path, groups: Iterable[str] | None) -> set[str]:
     }
 
 
-def match_pairs(pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None) -> Pairing:
+def match_pairs(
+    pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None
+) -> Pairing:
     """Pair ``<group>/<name>.png`` files present in both trees (sorted). Raises if there are none."""
     groups = None if groups is None else list(groups)
     preds = _png_files(Path(pred_root), groups)
@@ -97,7 +99,10 @@ class Evaluation:
 
 
 def evaluate_folders(
-    pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None, progress: bool = True
+    pred_root: str | Path,
+    gt_root: str | Path,
+    groups: Iterable[str] | None = None,
+    progress: bool = True,
 ) -> Evaluation:
     """Evaluate every prediction that has a mask, with the official protocol.
 

@@ -18,8 +18,10 @@ Conventions of the official code that papers usually leave out, all kept here:
 * Divisions carry an ``eps = 1e-20``. An empty or all-foreground ground truth gets no special
   case.
 
-Element-wise arithmetic is done in float32, as in the official code. Sums are accumulated in
-float64, where torch uses float32; the two agree to about 1e-7.
+Inputs, normalisation, thresholds and the per-pixel E-measure terms are float32, as in the
+official code, so every comparison (``p >= t``, ``gt >= 0.5``, ``mean(gt) == 0``) comes out the
+same. Sums, means and the S-measure statistics are accumulated in float64 where torch uses
+float32; the two agree to about 1e-7.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ BETA2 = 0.3  # beta^2 of the F-measure: precision weighs more than recall (Eq. 1
 ALPHA = 0.5  # weight of the object term in the S-measure (Eq. 12)
 
 # The official thresholds. They come from torch.linspace itself because, in float32, torch's
-# values differ from i/254 in the last bit at 10 of the 255 positions. A normalised 8-bit
-# prediction can land exactly on a threshold, so those bits decide which side a pixel falls on.
+# values differ from i/254 in the last bit at some positions (10 of 255 with torch 2.x). A
+# normalised 8-bit prediction can land exactly on a threshold (e.g. one spanning grey levels
+# 1..255 takes the values j/254), so those bits decide which side such a pixel falls on.
 THRESHOLDS: np.ndarray = torch.linspace(0, 1 - 1e-10, 255).numpy()
 _NUM_THRESHOLDS = len(THRESHOLDS)
 # THRESHOLDS followed by +inf, so that "the next threshold" exists for every index.
@@ -68,7 +71,9 @@ def _as_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred = np.asarray(pred, dtype=np.float32)
     gt = np.asarray(gt, dtype=np.float32)
     if pred.ndim != 2 or pred.shape != gt.shape:
-        raise ValueError(f"pred and gt must be HxW maps of one shape, got {pred.shape} and {gt.shape}")
+        raise ValueError(
+            f"pred and gt must be HxW maps of one shape, got {pred.shape} and {gt.shape}"
+        )
     if not (np.isfinite(pred).all() and np.isfinite(gt).all()):
         raise ValueError("pred and gt must not contain NaN or infinity")
     return pred, gt
@@ -90,8 +95,8 @@ def _thresholds_passed(pred_norm: np.ndarray) -> np.ndarray:
 
     Each pixel gets a single number, so a histogram of these numbers gives the pixel counts at
     all 255 thresholds at once. The thresholds are almost exactly ``i / 254``, so
-    ``floor(254 p)`` is the index of the last threshold below ``p``, give or take one. Two exact
-    float32 comparisons with the true thresholds correct that estimate. The result equals
+    ``floor(254 p)`` is the index of the last threshold at or below ``p``, give or take one.
+    Two exact float32 comparisons with the true thresholds correct that estimate. The result equals
     ``(p[None] >= THRESHOLDS[:, None]).sum(0)`` and runs about 5x faster than ``np.searchsorted``.
     """
     p = pred_norm.ravel()
@@ -191,7 +196,11 @@ def _gt_grey_levels(gt: np.ndarray) -> np.ndarray | None:
 
 
 def _e_sums_by_grey_level(
-    passed: np.ndarray, levels: np.ndarray, g_of_level: np.ndarray, fm_in: np.ndarray, fm_out: np.ndarray
+    passed: np.ndarray,
+    levels: np.ndarray,
+    g_of_level: np.ndarray,
+    fm_in: np.ndarray,
+    fm_out: np.ndarray,
 ) -> np.ndarray:
     """Sum of ``phi`` per threshold, for a gt of 8-bit grey levels. This is the fast path.
 
@@ -200,7 +209,9 @@ def _e_sums_by_grey_level(
     threshold, the pixels inside and outside the binary map. The sum of ``phi`` becomes two
     (levels x thresholds) products of counts and ``phi`` values, over the levels present.
     """
-    joint = np.bincount(levels * (_NUM_THRESHOLDS + 1) + passed, minlength=_GT_LEVELS * (_NUM_THRESHOLDS + 1))
+    joint = np.bincount(
+        levels * (_NUM_THRESHOLDS + 1) + passed, minlength=_GT_LEVELS * (_NUM_THRESHOLDS + 1)
+    )
     joint = joint.reshape(_GT_LEVELS, _NUM_THRESHOLDS + 1)
     present = joint.any(axis=1)  # grey levels in this mask: only 2 for a binary one
     joint, g = joint[present], g_of_level[present, None]
@@ -208,7 +219,7 @@ def _e_sums_by_grey_level(
     outside = joint.sum(axis=1, keepdims=True) - inside
     phi_in = _enhanced_alignment(g, fm_in[None, :])
     phi_out = _enhanced_alignment(g, fm_out[None, :])
-    return (inside * phi_in.astype(np.float64) + outside * phi_out.astype(np.float64)).sum(axis=0)
+    return (inside * phi_in + outside * phi_out).sum(axis=0)  # counts x float32 -> float64
 
 
 def _e_sums_per_threshold(
@@ -231,7 +242,7 @@ def _e_measure(passed: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """E-measure curve from :func:`_thresholds_passed` and the soft gt (see ``e_measure_curve``)."""
     n = gt.size
     binary_mean = _pixels_reaching(passed).astype(np.float32) / np.float32(n)
-    fm_in, fm_out = 1 - binary_mean, 0 - binary_mean  # B - mean(B) where B = 1 and where B = 0
+    fm_in, fm_out = 1 - binary_mean, -binary_mean  # B - mean(B) where B = 1 and where B = 0
     gt_mean = np.float32(gt.mean(dtype=np.float64))
     levels = _gt_grey_levels(gt)
     if levels is None:
@@ -273,7 +284,7 @@ def _object_score(values: np.ndarray) -> float:
 
 
 def _s_object(pred_norm: np.ndarray, fg: np.ndarray) -> float:
-    """Object-aware similarity ``So = u O(p on fg) + (1 - u) O(1 - p on bg)``, where ``u`` is the fg fraction."""
+    """Object-aware similarity ``So = u O(p on fg) + (1 - u) O(1 - p on bg)``, u = fg fraction."""
     u = fg.mean(dtype=np.float64)
     return float(u * _object_score(pred_norm[fg]) + (1 - u) * _object_score(1 - pred_norm[~fg]))
 
@@ -282,8 +293,9 @@ def _centroid(fg: np.ndarray) -> tuple[int, int]:
     """0-based (column X, row Y) of the foreground centroid, rounded half to even.
 
     The official code computes ``X = round(sum_j j * colsum_j / sum(fg))`` in float32 with
-    0-based ``j``. PySODMetrics adds 1 (the MATLAB convention), so its quadrants are one pixel
-    off. An empty foreground uses the image centre ``round(cols / 2), round(rows / 2)``.
+    0-based ``j`` (its ``+ 1e-20`` changes nothing). PySODMetrics adds 1 (the MATLAB
+    convention), so its quadrants are one pixel off. An empty foreground uses the image centre
+    ``round(cols / 2), round(rows / 2)``.
     """
     rows, cols = fg.shape
     total = int(fg.sum())
@@ -297,7 +309,7 @@ def _centroid(fg: np.ndarray) -> tuple[int, int]:
 
 
 def _ssim(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Whole-block SSIM ``4 x y s_xy / ((x^2 + y^2)(s_x^2 + s_y^2))`` with ``(N - 1)`` normalisation.
+    """Whole-block SSIM ``4 x y s_xy / ((x^2 + y^2)(s_x^2 + s_y^2))``, (co)variances over N - 1.
 
     Its special cases follow the code: a zero numerator gives 1 if the denominator is also 0
     (two constant blocks) and 0 otherwise. An empty block gives NaN, as in torch.
@@ -318,7 +330,7 @@ def _ssim(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def _s_region(pred_norm: np.ndarray, fg: np.ndarray) -> float:
-    """Region-aware similarity ``Sr``: SSIM of the four blocks around the centroid, weighted by area."""
+    """Region-aware similarity ``Sr``: SSIM of the 4 blocks around the centroid, area-weighted."""
     x, y = _centroid(fg)
     rows, cols = fg.shape
     area = rows * cols
@@ -328,7 +340,10 @@ def _s_region(pred_norm: np.ndarray, fg: np.ndarray) -> float:
     weights = (w_top_left, w_top_right, w_bottom_left, 1 - w_top_left - w_top_right - w_bottom_left)
     blocks = [(slice(0, y), slice(0, x)), (slice(0, y), slice(x, cols)),
               (slice(y, rows), slice(0, x)), (slice(y, rows), slice(x, cols))]  # fmt: skip
-    return sum(w * _ssim(pred_norm[b], fg[b].astype(np.float32)) for w, b in zip(weights, blocks))
+    return sum(
+        w * _ssim(pred_norm[b], fg[b].astype(np.float32))
+        for w, b in zip(weights, blocks, strict=True)
+    )
 
 
 def _s_measure(pred_norm: np.ndarray, gt: np.ndarray) -> float:

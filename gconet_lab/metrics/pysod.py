@@ -45,7 +45,9 @@ class PySODEvaluator:
 
     def __init__(self) -> None:
         self._s = psm.Smeasure(alpha=0.5)
-        self._f = psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=False, beta=0.3)})
+        self._f = psm.FmeasureV2(
+            {"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=False, beta=0.3)}
+        )
         self._e = psm.Emeasure()
         self._mae = psm.MAE()
 
@@ -70,7 +72,10 @@ class PySODEvaluator:
 
 
 def compare_folders(
-    pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None, progress: bool = True
+    pred_root: str | Path,
+    gt_root: str | Path,
+    groups: Iterable[str] | None = None,
+    progress: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Evaluate one folder pair with both toolboxes, from identical loader output.
 

@@ -1,0 +1,99 @@
+"""Training checkpoints: written atomically, resumable, with the RNG states and the configuration.
+
+A checkpoint is written to a temporary file in the same folder, flushed to disk, then renamed over
+the old one (``os.replace`` is atomic on POSIX and Windows), so a process killed mid-save leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import GCoNetConfig
+from .models.official_checkpoint import CheckpointError, read_checkpoint_file
+
+CHECKPOINT_FORMAT = "gconet_lab/1"
+
+
+def capture_rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_save(payload: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path`` so that readers only ever see the old or the new complete file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_training_checkpoint(path: str | os.PathLike, *, model, optimizer, scaler, config: GCoNetConfig,
+                             epoch: int, step: int, batch_in_epoch: int, class_names: list[str] | None = None) -> None:
+    """Everything needed to resume: model, optimizer, AMP scaler, position, RNG states, config."""
+    atomic_save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "config": config.to_dict(),
+            "epoch": epoch,
+            "step": step,
+            "batch_in_epoch": batch_in_epoch,
+            "rng": capture_rng_state(),
+            "class_names": class_names,
+        },
+        path,
+    )
+
+
+def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A gconet_lab checkpoint as a dict; a clear error for foreign or truncated files."""
+    payload = read_checkpoint_file(path)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{os.fspath(path)!r} is not a gconet_lab training checkpoint; official GCoNet+ weights load "
+            "with gconet_lab.models.load_official_checkpoint"
+        )
+    return payload
+
+
+def load_model_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Rebuild the model a training checkpoint was made with, in eval mode."""
+    from .models import GCoNetPlus
+
+    payload = read_training_checkpoint(path)
+    config = GCoNetConfig.from_dict(payload["config"])
+    model = GCoNetPlus(config.replace(pretrained=False))
+    model.config = config
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{os.fspath(path)!r} does not fit its own configuration: {error}") from error
+    return model.to(device).eval()

@@ -1,0 +1,86 @@
+"""Predict test groups and evaluate them with the official protocol (paper Sec. 4.2-4.3).
+
+Each test group is predicted as one batch of all its images at the model's input size; every map is
+resized to its image's original size with bilinear interpolation (align_corners=True) and written as
+an 8-bit PNG by truncation, as the official ``test.py`` does, under ``<out>/<set>/<group>/<name>.png``.
+The folder is then scored with :mod:`gconet_lab.metrics` (the eval-co-sod protocol) and, beside it,
+with pysodmetrics, whose conventions give slightly different numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from .metrics import Evaluation, compare_folders, evaluate_folders, write_tables
+
+
+def saliency_to_uint8(saliency: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """One (1, h, w) map in [0, 1] -> (H, W) uint8 at the original size, truncating like the official test."""
+    resized = F.interpolate(saliency[None].float(), size=size, mode="bilinear", align_corners=True)[0, 0]
+    return (resized.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()
+
+
+@torch.inference_mode()
+def predict_group(model: torch.nn.Module, images: torch.Tensor, sizes: Iterable[tuple[int, int]], device: torch.device | str = "cpu") -> list[np.ndarray]:
+    """Co-saliency maps of one group (one batch) at each image's original size, as uint8."""
+    model.eval()
+    device = torch.device(device)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        saliency = model(images.to(device)).saliency
+    return [saliency_to_uint8(map_, (int(h), int(w))) for map_, (h, w) in zip(saliency, sizes)]
+
+
+def write_group(maps: list[np.ndarray], names: list[str], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for map_, name in zip(maps, names):
+        Image.fromarray(map_).save(folder / f"{name}.png")
+
+
+def predict_dataset(model: torch.nn.Module, loader: Iterable[dict[str, Any]], out_dir: str | Path,
+                    device: torch.device | str = "cpu", progress: bool = True) -> Path:
+    """Write ``<out>/<set>/<group>/<name>.png`` for every group the loader yields; returns ``out``."""
+    out_dir = Path(out_dir)
+    for item in tqdm(loader, desc="predicting groups", unit="group", disable=not progress):
+        maps = predict_group(model, item["images"], item["sizes"].tolist(), device)
+        write_group(maps, item["names"], out_dir / item["set_name"] / item["group"])
+    return out_dir
+
+
+def centre_prior_map(height: int, width: int, sigma: float = 0.25) -> np.ndarray:
+    """The centre-prior baseline: an isotropic Gaussian at the image centre (sigma in image sizes)."""
+    ys = (np.arange(height) - (height - 1) / 2) / height
+    xs = (np.arange(width) - (width - 1) / 2) / width
+    distance = ys[:, None] ** 2 + xs[None, :] ** 2
+    return (np.exp(-distance / (2 * sigma**2)) * 255).astype(np.uint8)
+
+
+def predict_centre_prior(loader: Iterable[dict[str, Any]], out_dir: str | Path) -> Path:
+    """Write the centre-prior map of every test image, in the same layout as :func:`predict_dataset`."""
+    out_dir = Path(out_dir)
+    for item in loader:
+        maps = [centre_prior_map(int(h), int(w)) for h, w in item["sizes"].tolist()]
+        write_group(maps, item["names"], out_dir / item["set_name"] / item["group"])
+    return out_dir
+
+
+@dataclass
+class DatasetScores:
+    evaluation: Evaluation  # official protocol: results, per-image and per-group records, curves
+    pysod: dict[str, float]  # the same metrics by pysodmetrics' conventions
+    tables: tuple[Path, Path]  # per_image.csv, per_group.csv
+
+
+def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str | Path, progress: bool = True) -> DatasetScores:
+    """Official metrics, pysodmetrics metrics and CSV tables for one predicted set."""
+    evaluation = evaluate_folders(pred_root, gt_root, progress=progress)
+    pysod = compare_folders(pred_root, gt_root, progress=False)["pysod"]
+    return DatasetScores(evaluation, pysod, write_tables(evaluation, table_dir))

@@ -1,0 +1,410 @@
+"""Tests of gconet_lab.metrics: hand-computed cases, a brute-force reference, and official parity."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gconet_lab.metrics import (
+    THRESHOLDS,
+    OfficialEvaluator,
+    PySODEvaluator,
+    compare_folders,
+    e_measure_curve,
+    evaluate_folders,
+    evaluate_image,
+    f_measure_curve,
+    load_pair,
+    mae,
+    match_pairs,
+    normalize_prediction,
+    s_measure,
+    write_tables,
+)
+from gconet_lab.metrics.official import _thresholds_passed
+
+
+def reference_curves(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The official per-threshold loop written plainly (float64 sums): what the fast code must equal."""
+    pred, gt = np.asarray(pred, np.float32), np.asarray(gt, np.float32).astype(np.float64)
+    p = (pred - pred.min()) / (pred.max() - pred.min() + np.float32(1e-20))
+    f, e = [], []
+    for t in THRESHOLDS:
+        b = (p >= t).astype(np.float64)
+        tp = (b * gt).sum()
+        precision, recall = tp / (b.sum() + 1e-20), tp / (gt.sum() + 1e-20)
+        f.append(0.0 if tp == 0 else 1.3 * precision * recall / (0.3 * precision + recall))
+        fm, g = b - b.mean(), gt - gt.mean()
+        align = 2 * g * fm / (g * g + fm * fm + 1e-20)
+        e.append(((align + 1) ** 2 / 4).sum() / (gt.size - 1 + 1e-20))
+    return np.array(f), np.array(e)
+
+
+def eight_bit(levels: np.ndarray) -> np.ndarray:
+    """Grey levels 0..255 as the float32 maps the official loader produces."""
+    return np.asarray(levels).astype(np.float32) / np.float32(255)
+
+
+def random_case(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random 8-bit prediction (random range) and a gt of a random kind."""
+    h, w = rng.integers(2, 40, size=2)
+    low, high = sorted(rng.integers(0, 256, size=2))
+    pred = eight_bit(rng.integers(low, high + 1, size=(h, w)))
+    kind = rng.choice(["binary", "soft 8-bit", "continuous", "empty", "full"])
+    gt = {
+        "binary": lambda: eight_bit(255 * (rng.random((h, w)) < rng.random())),
+        "soft 8-bit": lambda: eight_bit(rng.integers(0, 256, size=(h, w))),
+        "continuous": lambda: rng.random((h, w)).astype(np.float32),
+        "empty": lambda: np.zeros((h, w), np.float32),
+        "full": lambda: np.ones((h, w), np.float32),
+    }[kind]()
+    return pred, gt
+
+
+# ----------------------------------------------------------------------------------------------
+# Thresholds and normalisation
+
+
+def test_thresholds_are_the_official_float32_linspace():
+    assert THRESHOLDS.dtype == np.float32 and THRESHOLDS.shape == (255,)
+    assert np.array_equal(THRESHOLDS, torch.linspace(0, 1 - 1e-10, 255).numpy())
+    assert THRESHOLDS[0] == 0 and THRESHOLDS[-1] == 1  # 1 - 1e-10 rounds to 1 in float32
+    # Not the correctly rounded i/254: that is why the library takes them from torch.
+    assert np.any(THRESHOLDS != (np.arange(255) / 254).astype(np.float32))
+
+
+def test_normalisation_matches_torch_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        pred = eight_bit(
+            rng.integers(*sorted(rng.integers(0, 256, size=2)), size=(9, 7), endpoint=True)
+        )
+        t = torch.from_numpy(pred)
+        expected = ((t - torch.min(t)) / (torch.max(t) - torch.min(t) + 1e-20)).numpy()
+        assert np.array_equal(normalize_prediction(pred), expected)
+
+
+def test_thresholds_passed_equals_brute_force_on_every_8bit_value():
+    # Every value an 8-bit prediction can take after min-max normalisation, plus random floats
+    # and the float32 neighbours of every threshold: the cases where an estimate could slip.
+    values = [
+        normalize_prediction(eight_bit(np.arange(low, high + 1)))
+        for low in range(256)
+        for high in range(low + 1, 256)
+    ]
+    near = np.concatenate(
+        [np.nextafter(THRESHOLDS, -1), THRESHOLDS, np.nextafter(THRESHOLDS, 2)]
+    ).clip(0, 1)
+    random = np.random.default_rng(0).random(100_000).astype(np.float32)
+    p = np.unique(np.concatenate([*values, near, random]))
+    brute = (p[None, :] >= THRESHOLDS[:, None]).sum(axis=0)
+    assert np.array_equal(_thresholds_passed(p), brute)
+
+
+# ----------------------------------------------------------------------------------------------
+# A 4x4 example computed by hand
+#
+#   gt               pred
+#   0 0 0 0          0 0  0  0
+#   0 1 1 0          0 1  1  0
+#   0 1 1 0          0 1 .5  0
+#   0 0 0 0          0 0 .5  0
+#
+# pred already spans [0, 1], so min-max normalisation leaves it unchanged.
+
+
+@pytest.fixture
+def four_by_four() -> tuple[np.ndarray, np.ndarray]:
+    gt = np.zeros((4, 4), np.float32)
+    gt[1:3, 1:3] = 1
+    pred = gt.copy()
+    pred[2, 2] = pred[3, 2] = 0.5
+    return pred, gt
+
+
+def test_mae_by_hand(four_by_four):
+    # Two pixels are off by 0.5: (0.5 + 0.5) / 16.
+    assert mae(*four_by_four) == pytest.approx(1 / 16, abs=1e-12)
+
+
+def test_f_measure_by_hand(four_by_four):
+    f = f_measure_curve(*four_by_four)
+
+    # t = 0: all 16 pixels predicted, TP = 4: P = 4/16, R = 1.
+    # t = 100/254 (~0.39): the five non-zero pixels, TP = 4: P = 4/5, R = 1.
+    # t = 200/254 (~0.79): the three ones, TP = 3: P = 1, R = 3/4.
+    def f_beta(p, r):
+        return 1.3 * p * r / (0.3 * p + r)
+
+    assert f[0] == pytest.approx(f_beta(4 / 16, 1), abs=1e-7)
+    assert f[100] == pytest.approx(f_beta(4 / 5, 1), abs=1e-7)
+    assert f[200] == pytest.approx(f_beta(1, 3 / 4), abs=1e-7)
+    assert f.max() == pytest.approx(f_beta(1, 3 / 4), abs=1e-7)
+
+
+def test_e_measure_by_hand(four_by_four):
+    # t = 200/254: B = the three ones, mean(B) = 3/16, mean(G) = 4/16, so fm = 13/16 or -3/16
+    # and g = 3/4 or -1/4. Pixel classes: 3 x (B=1, G=1), 1 x (B=0, G=1), 12 x (B=0, G=0).
+    def phi(g, fm):
+        return (2 * g * fm / (g * g + fm * fm) + 1) ** 2 / 4
+
+    expected = (3 * phi(0.75, 0.8125) + phi(0.75, -0.1875) + 12 * phi(-0.25, -0.1875)) / 15
+    assert e_measure_curve(*four_by_four)[200] == pytest.approx(expected, abs=1e-6)
+
+
+def test_s_measure_by_hand(four_by_four):
+    # Object term, u = 4/16:
+    #   fg values 1, 1, 1, .5: mean .875, unbiased std .25
+    #   bg values 1 - pred: eleven 1s and one .5: mean 11.5/12
+    mean_bg = 11.5 / 12
+    std_bg = math.sqrt((11 * (1 - mean_bg) ** 2 + (0.5 - mean_bg) ** 2) / 11)
+    o_fg = 2 * 0.875 / (0.875**2 + 1 + 0.25)
+    o_bg = 2 * mean_bg / (mean_bg**2 + 1 + std_bg)
+    s_object = 0.25 * o_fg + 0.75 * o_bg
+    # Region term: 0-based centroid X = Y = round(1.5) = 2 (half to even). Four 2x2 blocks of
+    # weight 1/4. Three blocks have pred == gt (SSIM 1). In the bottom right, gt = [1 0; 0 0] and
+    # pred = [.5 0; .5 0]: x = y = 1/4, s_x^2 = 1/12, s_y^2 = 1/4, s_xy = 1/12, SSIM = 1/2.
+    s_region = 0.25 * (1 + 1 + 1 + 0.5)
+    assert s_measure(*four_by_four) == pytest.approx(0.5 * s_object + 0.5 * s_region, abs=1e-7)
+
+
+def test_pysod_differs_only_where_its_conventions_differ(four_by_four):
+    official, pysod = OfficialEvaluator(), PySODEvaluator()
+    official.add(*four_by_four)
+    pysod.add(*four_by_four)
+    ours, theirs = official.results(), pysod.results()
+    assert theirs["MAE"] == pytest.approx(ours["MAE"], abs=1e-12)  # binary gt, pred spans [0, 1]
+    assert theirs["maxF"] == pytest.approx(ours["maxF"], abs=1e-12)  # same binarisations occur
+    assert abs(theirs["S"] - ours["S"]) > 1e-3  # its centroid is (3, 3): other quadrants
+
+
+# ----------------------------------------------------------------------------------------------
+# Special masks
+
+
+def test_empty_gt_scores_a_quarter_officially_but_not_in_pysod():
+    pred = eight_bit(np.arange(100).reshape(10, 10))
+    gt = np.zeros((10, 10), np.float32)
+    metrics = evaluate_image(pred, gt)
+    # g = 0 everywhere, so phi = 1/4 at every pixel: E = 100 * 0.25 / 99 at every threshold.
+    assert np.allclose(metrics.e_curve, 25 / 99, atol=1e-7)
+    assert np.all(metrics.f_curve == 0)  # no true positives at any threshold
+    assert metrics.s == pytest.approx(
+        1 - normalize_prediction(pred).mean(), abs=1e-7
+    )  # mean(G) == 0
+    pysod = PySODEvaluator()
+    pysod.add(pred, gt)
+    assert pysod.results()["maxE"] > 0.99  # PySODMetrics: fraction predicted background, 1 at t=255
+
+
+def test_full_gt():
+    pred = eight_bit(np.arange(100).reshape(10, 10))
+    gt = np.ones((10, 10), np.float32)
+    metrics = evaluate_image(pred, gt)
+    assert np.allclose(metrics.e_curve, 25 / 99, atol=1e-7)  # g = G - 1 = 0 everywhere
+    assert metrics.max_f == pytest.approx(1.0)  # at t = 0 everything is predicted: P = R = 1
+    assert metrics.s == pytest.approx(normalize_prediction(pred).mean(), abs=1e-7)  # mean(G) == 1
+
+
+def test_soft_gt_by_hand():
+    # Grey levels 153, 102, 51, 0 = 0.6, 0.4, 0.2, 0. F uses the soft values: sum(G) = 1.2.
+    pred = np.array([[1, 0.5], [0, 0]], np.float32)
+    gt = eight_bit([[153, 102], [51, 0]])
+    f = f_measure_curve(pred, gt)
+    # t ~ 0.79: B = {1}: TP = 0.6, P = 0.6, R = 0.5.  t ~ 0.39: B = {1, .5}: TP = 1, P = .5, R = 1/1.2.
+    assert f[200] == pytest.approx(1.3 * 0.6 * 0.5 / (0.3 * 0.6 + 0.5), abs=1e-7)
+    assert f[100] == pytest.approx(1.3 * 0.5 / 1.2 / (0.3 * 0.5 + 1 / 1.2), abs=1e-7)
+
+
+def test_s_measure_binarises_soft_gt_and_keeps_official_nan():
+    pred = eight_bit(np.arange(16).reshape(4, 4))
+    # mean(G) > 0 on the soft gt but nothing reaches 0.5: the foreground is empty and the
+    # official object score is NaN (mean of no pixels). The official evaluator has the same NaN.
+    assert math.isnan(s_measure(pred, np.full((4, 4), 0.2, np.float32)))
+    single = np.zeros((4, 4), np.float32)
+    single[1, 1] = 1
+    assert math.isnan(s_measure(pred, single))  # unbiased std of one pixel
+
+
+def test_s_measure_is_clamped_at_zero():
+    gt = np.zeros((6, 6), np.float32)
+    gt[1:4, 2:5] = 1
+    assert s_measure(1 - gt, gt) == 0.0  # inverted map: So = 0 and every block SSIM is negative
+
+
+# ----------------------------------------------------------------------------------------------
+# Fast code against the brute-force reference
+
+
+def test_fast_curves_equal_brute_force_on_random_cases():
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        pred, gt = random_case(rng)
+        f_ref, e_ref = reference_curves(pred, gt)
+        metrics = evaluate_image(pred, gt)
+        np.testing.assert_allclose(metrics.f_curve, f_ref, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(metrics.e_curve, e_ref, atol=1e-6, rtol=0)
+        np.testing.assert_array_equal(metrics.f_curve, f_measure_curve(pred, gt))
+        np.testing.assert_array_equal(metrics.e_curve, e_measure_curve(pred, gt))
+
+
+def test_grey_level_path_equals_general_path():
+    # The same 8-bit gt once exactly k/255 (histogram path) and once nudged off the grid by
+    # one float32 step at a single pixel (per-threshold fallback).
+    rng = np.random.default_rng(2)
+    pred, gt = eight_bit(rng.integers(0, 256, (30, 20))), eight_bit(rng.integers(0, 256, (30, 20)))
+    nudged = gt.copy()
+    nudged[0, 0] = np.nextafter(nudged[0, 0], np.float32(2))
+    np.testing.assert_allclose(
+        e_measure_curve(pred, gt), e_measure_curve(pred, nudged), atol=1e-6, rtol=0
+    )
+
+
+def test_inputs_are_validated():
+    with pytest.raises(ValueError, match="one shape"):
+        evaluate_image(np.zeros((3, 4)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_image(np.full((3, 3), np.nan), np.zeros((3, 3)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset aggregation, loading, folders
+
+
+def test_max_f_is_the_max_of_the_mean_curve_not_the_mean_of_maxima():
+    rng = np.random.default_rng(3)
+    evaluator = OfficialEvaluator()
+    images = [random_case(rng) for _ in range(6)]
+    for i, (pred, gt) in enumerate(images):
+        evaluator.add(pred, gt, name=f"g{i % 2}/{i}.png")
+    curves = np.array([f_measure_curve(pred, gt) for pred, gt in images])
+    results = evaluator.results()
+    assert results["maxF"] == pytest.approx(curves.mean(axis=0).max(), abs=1e-12)
+    assert results["maxF"] <= curves.max(axis=1).mean() + 1e-12
+    assert results["n"] == 6
+    assert [row["group"] for row in evaluator.per_group()] == ["g0", "g1"]
+    assert evaluator.per_image()[1] == {**evaluator.per_image()[1], "group": "g1", "name": "1"}
+
+
+def _save(path: Path, levels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(levels, np.uint8)).save(path)
+
+
+def test_load_pair_resizes_the_prediction_like_the_official_loader(tmp_path):
+    rng = np.random.default_rng(4)
+    pred_levels, gt_levels = rng.integers(0, 256, (256, 256)), rng.integers(0, 256, (30, 50))
+    _save(tmp_path / "pred.png", pred_levels)
+    _save(tmp_path / "gt.png", gt_levels)
+    pred, gt = load_pair(tmp_path / "pred.png", tmp_path / "gt.png")
+    resized = Image.fromarray(pred_levels.astype(np.uint8)).resize(
+        (50, 30), Image.Resampling.BILINEAR
+    )
+    assert pred.dtype == gt.dtype == np.float32 and pred.shape == gt.shape == (30, 50)
+    assert np.array_equal(pred, eight_bit(np.asarray(resized)))
+    assert np.array_equal(gt, eight_bit(gt_levels))
+
+
+@pytest.fixture
+def folders(tmp_path) -> tuple[Path, Path]:
+    """Two groups of 3 pairs, plus one prediction without a mask and one mask without a prediction."""
+    rng = np.random.default_rng(5)
+    for group in ("bird", "cat"):
+        for i in range(3):
+            gt = 255 * (rng.random((20, 24)) < 0.4)
+            _save(tmp_path / "gt" / group / f"{i}.png", gt)
+            _save(
+                tmp_path / "pred" / group / f"{i}.png",
+                np.clip(gt + rng.integers(-60, 60, gt.shape), 0, 255),
+            )
+    _save(tmp_path / "pred" / "cat" / "orphan.png", np.zeros((4, 4)))
+    _save(tmp_path / "gt" / "dog" / "0.png", np.zeros((4, 4)))
+    return tmp_path / "pred", tmp_path / "gt"
+
+
+def test_evaluate_folders_pairs_counts_and_writes_tables(folders, tmp_path):
+    pred_root, gt_root = folders
+    evaluation = evaluate_folders(pred_root, gt_root, progress=False)
+    assert evaluation.pairing.pred_only == ["cat/orphan.png"]
+    assert evaluation.pairing.gt_only == ["dog/0.png"]
+    assert evaluation.results["n"] == 6 and len(evaluation.per_image) == 6
+    assert set(evaluation.results) == {"S", "maxF", "meanF", "maxE", "meanE", "MAE", "n"}
+    per_image, per_group = write_tables(evaluation, tmp_path / "tables")
+    rows = list(csv.DictReader(per_image.open()))
+    assert list(rows[0]) == ["group", "name", "S", "maxF", "maxE", "MAE"] and len(rows) == 6
+    assert [row["group"] for row in csv.DictReader(per_group.open())] == ["bird", "cat"]
+    only_cat = evaluate_folders(pred_root, gt_root, groups=["cat"], progress=False)
+    assert only_cat.results["n"] == 3
+
+
+def test_match_pairs_fails_clearly_when_nothing_matches(folders):
+    pred_root, gt_root = folders
+    with pytest.raises(FileNotFoundError, match="no <group>/<name>.png"):
+        match_pairs(pred_root, gt_root, groups=["horse"])
+
+
+def test_compare_folders_reports_both_toolboxes(folders):
+    comparison = compare_folders(*folders, progress=False)
+    assert set(comparison) == {"official", "pysod"}
+    assert (
+        set(comparison["official"])
+        == set(comparison["pysod"])
+        == {"S", "maxF", "meanF", "maxE", "meanE", "MAE"}
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Parity with the official evaluator on 121 real iCoseg masks
+
+
+def _shared_dir() -> Path:
+    return Path(
+        os.environ.get("GCONET_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
+    )
+
+
+@pytest.fixture(scope="module")
+def parity_evaluation():
+    parity, masks = (
+        _shared_dir() / "reference" / "eval_parity",
+        _shared_dir() / "data" / "icoseg" / "ground_truth",
+    )
+    if not (parity / "official_metrics.json").exists() or not masks.is_dir():
+        message = f"parity data not found under {_shared_dir()} (set GCONET_SHARED)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return parity, evaluate_folders(parity / "pred", masks, progress=False)
+
+
+def test_dataset_numbers_match_the_official_evaluator(parity_evaluation):
+    parity, evaluation = parity_evaluation
+    official = json.loads((parity / "official_metrics.json").read_text())
+    ours = evaluation.results
+    assert ours["n"] == official["n"] == 121
+    for our_key, official_key in (("S", "S"), ("maxF", "Fmax"), ("maxE", "Emax"), ("MAE", "MAE")):
+        assert ours[our_key] == pytest.approx(official[official_key], abs=1e-6), our_key
+
+
+def test_per_image_numbers_match_the_official_evaluator(parity_evaluation):
+    parity, evaluation = parity_evaluation
+    official = {
+        row["image"]: row for row in json.loads((parity / "official_per_image.json").read_text())
+    }
+    for row in evaluation.per_image:
+        expected = official[f"{row['group']}/{row['name']}.png"]
+        for our_key, official_key in (
+            ("S", "S"),
+            ("maxF", "Fmax"),
+            ("maxE", "Emax"),
+            ("MAE", "MAE"),
+        ):
+            assert row[our_key] == pytest.approx(expected[official_key], abs=1e-6), (row, our_key)
