@@ -2,15 +2,15 @@
 
 GCoNet+ trains on DUTS_class, COCO-9k or COCO-SEG ("Train-1/2/3") and tests on CoCA, CoSOD3k and
 CoSal2015 (Sec. 4.1). The official README distributes all six, already in the CoSOD layout
-``images/<set>/<group>/`` + ``gts/<set>/<group>/``, through a Google Drive folder (also Baidu), which
-cannot be fetched with a plain HTTP request: download them by hand, then let this script check
-and unpack them::
+``images/<set>/<group>/`` + ``gts/<set>/<group>/``, through a Google Drive folder (also Baidu),
+which a plain HTTP request cannot fetch: download them by hand, then let this script check and
+unpack them::
 
     python data_scripts/benchmarks.py list
     python data_scripts/benchmarks.py info CoCA
     python data_scripts/benchmarks.py verify ~/Downloads/CoCA.zip --name CoCA
-    python data_scripts/benchmarks.py extract ~/Downloads/CoCA.zip --name CoCA --dest data_cache/cosod
-    python data_scripts/benchmarks.py fetch CoCA --url https://mirror.example/CoCA.zip --dest data_cache/cosod
+    python data_scripts/benchmarks.py extract ~/Downloads/CoCA.zip --name CoCA --dest data_cache
+    python data_scripts/benchmarks.py fetch CoCA --url https://host/CoCA.zip --dest data_cache
 
 :func:`verify_archive` always checks the structure (``images/<set>/`` and ``gts/<set>/`` with group
 folders) and the image/mask pairing, the group and image counts where they are known, and a
@@ -63,17 +63,45 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
-        Benchmark("DUTS_class", "train", "DUTS training images regrouped by class, noisy samples "
-                  "removed (GICD, paper ref. [16]); Train-1 and the ablation training set", 291, 8250),
-        Benchmark("COCO-9k", "train", "COCO subset of 9,213 images in 65 groups (paper ref. [17]); "
-                  "Train-2", 65, 9213),
-        Benchmark("COCO-SEG", "train", "COCO subset of about 200k images (paper ref. [112]); "
-                  "Train-3; too big for the combined datasets.zip", 78, None),
-        Benchmark("CoCA", "test", "Common Category Aggregation (paper ref. [16]): the hardest test "
-                  "set, more objects per image and more diverse backgrounds", 80, 1295),
+        Benchmark(
+            "DUTS_class",
+            "train",
+            "DUTS training images regrouped by class, noisy samples "
+            "removed (GICD, paper ref. [16]); Train-1 and the ablation training set",
+            291,
+            8250,
+        ),
+        Benchmark(
+            "COCO-9k",
+            "train",
+            "COCO subset of 9,213 images in 65 groups (paper ref. [17]); Train-2",
+            65,
+            9213,
+        ),
+        Benchmark(
+            "COCO-SEG",
+            "train",
+            "COCO subset of about 200k images (paper ref. [112]); "
+            "Train-3; too big for the combined datasets.zip",
+            78,
+            None,
+        ),
+        Benchmark(
+            "CoCA",
+            "test",
+            "Common Category Aggregation (paper ref. [16]): the hardest test "
+            "set, more objects per image and more diverse backgrounds",
+            80,
+            1295,
+        ),
         Benchmark("CoSOD3k", "test", "Large CoSOD benchmark (paper ref. [9])", 160, 3316),
-        Benchmark("CoSal2015", "test", "Classic co-saliency test set (paper ref. [7]); mostly "
-                  "one salient object per image", 50, 2015),
+        Benchmark(
+            "CoSal2015",
+            "test",
+            "Classic co-saliency test set (paper ref. [7]); mostly one salient object per image",
+            50,
+            2015,
+        ),
     )
 }
 
@@ -96,7 +124,9 @@ class ArchiveReport:
     def summary(self, limit: int = 20) -> str:
         """One status line, then up to ``limit`` problems."""
         status = "OK" if self.ok else f"FAILED ({len(self.problems)} problems)"
-        lines = [f"{self.archive} [{self.name}]: {status}, {self.n_groups} groups, {self.n_images} pairs"]
+        lines = [
+            f"{self.archive} [{self.name}]: {status}, {self.n_groups} groups, {self.n_images} pairs"
+        ]
         lines += [f"  - {p}" for p in self.problems[:limit]]
         if len(self.problems) > limit:
             lines.append(f"  ... and {len(self.problems) - limit} more")
@@ -124,8 +154,10 @@ def archive_members(path: Path) -> list[str]:
         raise DataError(path, f"not a readable .zip or .tar(.gz) archive ({error})") from error
 
 
-def _split_set(members: list[str], name: str, report: ArchiveReport) -> dict[str, dict[str, list[str]]]:
-    """side ('images'/'gts') -> group -> file names, for members under ``<prefix>/<side>/<name>/``."""
+def _split_set(
+    members: list[str], name: str, report: ArchiveReport
+) -> dict[str, dict[str, list[str]]]:
+    """side ('images' or 'gts') -> group -> file names under ``<prefix>/<side>/<name>/``."""
     tree: dict[str, dict[str, list[str]]] = {"images": defaultdict(list), "gts": defaultdict(list)}
     prefixes = set()
     for member in members:
@@ -217,8 +249,8 @@ def download(url: str, dest: str | Path) -> Path:
     return dest
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
+def _parser() -> argparse.ArgumentParser:
+    """The command-line interface: list, info, verify, extract, fetch."""
     parser = argparse.ArgumentParser(description="CoSOD benchmark registry and archive checks.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the benchmark sets and their expected sizes")
@@ -227,36 +259,56 @@ def main(argv: list[str] | None = None) -> None:
     for command in ("verify", "extract"):
         p = sub.add_parser(command, help=f"{command} a local .zip/.tar(.gz) archive of one set")
         p.add_argument("archive", type=Path)
-        p.add_argument("--name", required=True, help="set folder name inside the archive, e.g. CoCA")
+        p.add_argument(
+            "--name", required=True, help="set folder name inside the archive, e.g. CoCA"
+        )
         p.add_argument("--sha256", help="expected SHA-256 of the archive")
         if command == "extract":
             p.add_argument("--dest", type=Path, required=True, help="data root to unpack into")
     fetch = sub.add_parser("fetch", help="download from a plain URL, verify and unpack")
-    fetch.add_argument("name", choices=sorted(BENCHMARKS))
-    fetch.add_argument("--url", help="plain http(s) URL of an archive (Drive/Baidu pages do not work)")
+    fetch.add_argument("name", help="set folder name inside the archive, e.g. CoCA")
+    fetch.add_argument(
+        "--url", help="plain http(s) URL of an archive (Drive/Baidu pages do not work)"
+    )
     fetch.add_argument("--dest", type=Path, required=True, help="data root to unpack into")
     fetch.add_argument("--sha256", help="expected SHA-256 of the archive")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _fetch(name: str, url: str | None, dest: Path) -> Path:
+    """Download the archive of ``name`` from a plain URL, or exit with the manual instructions."""
+    if url is None:
+        known = BENCHMARKS.get(name)
+        raise SystemExit(known.instructions() if known else f"no --url given for {name}")
+    file_name = PurePosixPath(urllib.parse.urlparse(url).path).name or f"{name}.zip"
+    return download(url, dest / file_name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    args = _parser().parse_args(argv)
     if args.command == "list":
         for b in BENCHMARKS.values():
-            print(f"{b.name:<10} {b.role:<5} groups={b.n_groups} images={b.n_images or '~200k'}  {b.description}")
+            images = b.n_images or "~200k"
+            print(f"{b.name:<10} {b.role:<5} groups={b.n_groups} images={images}  {b.description}")
     elif args.command == "info":
         b = BENCHMARKS[args.name]
-        print(f"{b.name} ({b.role}): {b.description}\ngroups={b.n_groups} images={b.n_images}\n{b.instructions()}")
+        print(f"{b.name} ({b.role}): {b.description}")
+        print(f"groups={b.n_groups} images={b.n_images}\n{b.instructions()}")
     elif args.command == "verify":
         report = verify_archive(args.archive, args.name, args.sha256)
         print(report.summary())
         raise SystemExit(0 if report.ok else 1)
     else:
-        archive = args.archive if args.command == "extract" else None
-        if archive is None:
-            if args.url is None:
-                raise SystemExit(BENCHMARKS[args.name].instructions())
-            file_name = PurePosixPath(urllib.parse.urlparse(args.url).path).name or f"{args.name}.zip"
-            archive = download(args.url, args.dest / file_name)
-        root, indexed = extract_and_verify(archive, args.name, args.dest, args.sha256)
-        print(f"{indexed.name}: {len(indexed.groups)} groups, {indexed.num_images} images under {root}")
+        archive = (
+            args.archive if args.command == "extract" else _fetch(args.name, args.url, args.dest)
+        )
+        try:
+            root, indexed = extract_and_verify(archive, args.name, args.dest, args.sha256)
+        except DataError as error:
+            raise SystemExit(str(error)) from None
+        counts = f"{len(indexed.groups)} groups, {indexed.num_images} images"
+        print(f"{indexed.name}: {counts} under {root}")
 
 
 if __name__ == "__main__":

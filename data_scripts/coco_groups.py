@@ -89,7 +89,9 @@ def read_class_names(path: str | Path) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def parse_yolo_label(path: Path, height: int, width: int, num_classes: int) -> dict[int, list[Shape]]:
+def parse_yolo_label(
+    path: Path, height: int, width: int, num_classes: int
+) -> dict[int, list[Shape]]:
     """Parse one YOLO-seg label file into pixel-coordinate polygons grouped by class."""
     shapes: dict[int, list[Shape]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -102,10 +104,15 @@ def parse_yolo_label(path: Path, height: int, width: int, num_classes: int) -> d
         except ValueError:
             raise DataError(where, "expected 'class x1 y1 x2 y2 ...' with numbers") from None
         if not 0 <= class_id < num_classes:
-            raise DataError(where, f"class {class_id} is not in classes.txt ({num_classes} classes)")
+            raise DataError(
+                where, f"class {class_id} is not in classes.txt ({num_classes} classes)"
+            )
         if coords.size % 2 or coords.size < 6:
-            raise DataError(where, f"{coords.size} coordinates; a polygon needs >= 3 (x, y) points "
-                            "(4 numbers is a YOLO detection box, not a segmentation label)")
+            raise DataError(
+                where,
+                f"{coords.size} coordinates; a polygon needs >= 3 (x, y) points "
+                "(4 numbers is a YOLO detection box, not a segmentation label)",
+            )
         polygon = np.clip(coords.reshape(-1, 2), 0.0, 1.0) * (width, height)
         shapes.setdefault(class_id, []).append(polygon)
     return shapes
@@ -120,6 +127,9 @@ def read_yolo_seg(
     image cannot be used and is reported (coco128-seg has two).
     """
     images_dir, labels_dir = Path(images_dir), Path(labels_dir)
+    for folder in (images_dir, labels_dir):
+        if not folder.is_dir():
+            raise DataError(folder, "folder does not exist")
     paths = sorted(p for p in images_dir.iterdir() if is_data_file(p.name))
     stems = {p.stem for p in paths}
     orphans = [
@@ -154,24 +164,35 @@ def _coco_shapes(annotation: dict[str, Any], json_path: Path) -> list[Shape]:
     return [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in segmentation if len(p) >= 6]
 
 
-def read_coco_json(json_path: str | Path, images_dir: str | Path) -> tuple[list[AnnotatedImage], dict[int, str]]:
+def read_coco_json(
+    json_path: str | Path, images_dir: str | Path
+) -> tuple[list[AnnotatedImage], dict[int, str]]:
     """Images of a COCO instance JSON with their shapes, and the category id -> name map."""
     json_path, images_dir = Path(json_path), Path(images_dir)
     try:
         data = json.loads(json_path.read_text(encoding="utf-8"))
         categories = {int(c["id"]): str(c["name"]) for c in data["categories"]}
         images = {
-            int(i["id"]): AnnotatedImage(images_dir / i["file_name"], int(i["height"]), int(i["width"]))
+            int(i["id"]): AnnotatedImage(
+                images_dir / i["file_name"], int(i["height"]), int(i["width"])
+            )
             for i in data["images"]
         }
         annotations = data["annotations"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(json_path, f"not a COCO instance annotation file ({error!r})") from error
     for annotation in annotations:
-        image = images.get(int(annotation["image_id"]))
-        if image is None or int(annotation["category_id"]) not in categories:
-            raise DataError(json_path, f"annotation {annotation.get('id')} refers to an unknown image or category")
-        image.shapes.setdefault(int(annotation["category_id"]), []).extend(_coco_shapes(annotation, json_path))
+        try:
+            image_id, category_id = int(annotation["image_id"]), int(annotation["category_id"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError(json_path, f"annotation {annotation!r:.60} lacks ids") from None
+        image = images.get(image_id)
+        if image is None or category_id not in categories:
+            raise DataError(
+                json_path,
+                f"annotation {annotation.get('id')} refers to an unknown image or category",
+            )
+        image.shapes.setdefault(category_id, []).extend(_coco_shapes(annotation, json_path))
     return [images[key] for key in sorted(images)], categories
 
 
@@ -179,21 +200,22 @@ def _decode_rle(rle: dict, height: int, width: int) -> np.ndarray:
     """Decode a COCO RLE (compressed or not) with pycocotools into a (H, W) uint8 mask."""
     from pycocotools import mask as mask_utils
 
-    return np.asarray(mask_utils.decode(mask_utils.frPyObjects(rle, height, width)), dtype=np.uint8)
+    decoded = mask_utils.decode(mask_utils.frPyObjects(rle, height, width))
+    return np.asarray(decoded, dtype=np.uint8).reshape(height, width)
 
 
 def class_mask(shapes: Sequence[Shape], height: int, width: int) -> np.ndarray:
     """Union of the instances of one class as a (H, W) uint8 mask with values 0/1.
 
-    Polygon coordinates are continuous (pixel i spans [i, i+1)); OpenCV puts integer coordinates
-    on pixel centres, hence the -0.5. Coordinates are passed with 4 fractional bits (``shift=4``).
+    Vertices keep 4 fractional bits (``shift=4``). ``cv2.fillPoly`` also fills the pixels the
+    outline passes through, so a mask can be up to one pixel wider than the exact polygon.
     """
     mask = np.zeros((height, width), np.uint8)
     for shape in shapes:
         if isinstance(shape, dict):
-            mask |= _decode_rle(shape, height, width).reshape(height, width)
+            mask |= _decode_rle(shape, height, width)
         else:
-            points = np.round((shape - 0.5) * 16).astype(np.int32)
+            points = np.round(shape * 16).astype(np.int32)
             cv2.fillPoly(mask, [points], 1, lineType=cv2.LINE_8, shift=4)
     return mask
 
@@ -221,13 +243,15 @@ def write_groups(
     min_group_size: int = 4,
     mode: PlaceMode = "copy",
 ) -> CocoGroupsReport:
-    """Group ``images`` by class (module recipe) and write them in the CoSOD layout under ``out``."""
+    """Group ``images`` by class (module recipe); write them in the CoSOD layout under ``out``."""
     members, dropped = plan_groups(images, min_area, min_group_size)
     folders = safe_names(class_names[c] for c in members)
     for class_id, indices in members.items():
         folder = folders[class_names[class_id]]
         for index in indices:
             image = images[index]
+            if not image.path.is_file():
+                raise DataError(image.path, "image named in the annotations does not exist")
             suffix = image.path.suffix.lower()
             image_path, mask_path = sample_paths(out, set_name, folder, image.path.stem, suffix)
             place_file(image.path, image_path, mode)
@@ -248,7 +272,9 @@ def main(argv: list[str] | None = None) -> None:
         "class's instances) in the CoSOD layout OUT/images/<set>/<class>/, OUT/gts/<set>/<class>/."
     )
     sub = parser.add_subparsers(dest="format", required=True)
-    yolo = sub.add_parser("yolo", help="YOLO-seg dataset: images/<split>, labels/<split>, classes.txt")
+    yolo = sub.add_parser(
+        "yolo", help="YOLO-seg dataset: images/<split>, labels/<split>, classes.txt"
+    )
     yolo.add_argument("root", type=Path, help="dataset root, e.g. coco128-seg")
     yolo.add_argument("out", type=Path, help="output root (e.g. data_cache/cosod, git-ignored)")
     yolo.add_argument("--split", default="train2017", help="sub-folder of images/ and labels/")
@@ -257,13 +283,27 @@ def main(argv: list[str] | None = None) -> None:
     coco.add_argument("images", type=Path, help="folder holding the JSON's file_name images")
     coco.add_argument("out", type=Path, help="output root (e.g. data_cache/cosod, git-ignored)")
     for command in (yolo, coco):
-        command.add_argument("--set-name", default="COCO-SEG", help="set folder name (default: COCO-SEG)")
-        command.add_argument("--min-area", type=float, default=0.05,
-                             help="least fraction of the image a class must cover (default 0.05)")
-        command.add_argument("--min-group-size", type=int, default=4,
-                             help="drop groups with fewer images (default 4)")
-        command.add_argument("--mode", choices=["copy", "symlink"], default="copy",
-                             help="copy the images (default) or symlink them")
+        command.add_argument(
+            "--set-name", default="COCO-SEG", help="set folder name (default: COCO-SEG)"
+        )
+        command.add_argument(
+            "--min-area",
+            type=float,
+            default=0.05,
+            help="least fraction of the image a class must cover (default 0.05)",
+        )
+        command.add_argument(
+            "--min-group-size",
+            type=int,
+            default=4,
+            help="drop groups with fewer images (default 4)",
+        )
+        command.add_argument(
+            "--mode",
+            choices=["copy", "symlink"],
+            default="copy",
+            help="copy the images (default) or symlink them",
+        )
     args = parser.parse_args(argv)
     skipped: list[Skip] = []
     if args.format == "yolo":

@@ -66,7 +66,9 @@ def convert_icoseg(
     for group in indexed.groups:
         for sample in group.samples:
             suffix = sample.image.suffix.lower()
-            image_path, mask_path = sample_paths(out, set_name, names[group.name], sample.stem, suffix)
+            image_path, mask_path = sample_paths(
+                out, set_name, names[group.name], sample.stem, suffix
+            )
             place_file(sample.image, image_path, mode)
             write_mask_png(read_mask(sample.mask), mask_path)
     write_groups_csv(Path(out) / "groups.csv", set_name, names)

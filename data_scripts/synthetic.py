@@ -1,8 +1,9 @@
 """A synthetic co-saliency set in which the co-salient object can only be found through the group.
 
-Co-salient object detection asks for the objects that recur across a group (Sec. 1). In real data
-the common object is usually also the most salient one in each image, so a single-image saliency
-model already scores well. Here that shortcut is removed:
+Co-salient object detection asks for the objects that recur across a group of images. In real
+data the common object is often also the most salient one in each image; CoSal2015, for example,
+is "easy to handle with single-SOD methods" because most images hold one salient object
+(Sec. 4.5). Here that shortcut is removed:
 
 * a class is a shape x pattern pair (8 shapes x 4 patterns = 32 classes, e.g. ``star_stripes``);
 * every image of group g holds 1-2 objects of g's class **and** two distractor classes with 1-2
@@ -11,16 +12,16 @@ model already scores well. Here that shortcut is removed:
 * distractor classes change from image to image, and no distractor class is in every image;
 * each class is the target of its own group and a distractor in the others.
 
-So, looking at one image, every object is equally salient and equally frequent; only comparing the
-images of a group (the consensus of Sec. 3) tells which class is co-salient. The mask marks exactly
-the objects of the group's class. Objects never overlap.
+So, looking at one image, every object is equally salient and equally frequent; only comparing
+the images of a group (the group consensus, Sec. 3.2) tells which class is co-salient. The mask
+marks exactly the objects of the group's class. Objects never overlap.
 
 The ``train`` and ``test`` splits use the same classes with independent images. Everything is
 derived from ``seed`` (each group from its own seed stream) and vectorised with numpy: 100 images
 of 128 x 128 take well under a second to draw and write. Output, in the CoSOD layout::
 
-    OUT/images/<prefix>_train/<class>/<class>_000.png     OUT/gts/<prefix>_train/<class>/<class>_000.png
-    OUT/images/<prefix>_test/<class>/...                  OUT/gts/<prefix>_test/<class>/...
+    OUT/images/<prefix>_train/<class>/<class>_000.png    (and <prefix>_test)
+    OUT/gts/<prefix>_train/<class>/<class>_000.png       (0/255 masks)
 
 Example::
 
@@ -43,6 +44,7 @@ from gconet_lab.data.writer import sample_paths, write_mask_png
 SHAPES = ("disk", "ring", "square", "triangle", "star", "cross", "diamond", "hexagon")
 PATTERNS = ("solid", "stripes", "checker", "dots")
 CLASSES = tuple(f"{shape}_{pattern}" for shape in SHAPES for pattern in PATTERNS)
+BACKGROUNDS = ("gradient", "stripes", "noise")
 SPLITS = ("train", "test")
 RADIUS_RANGE = (0.08, 0.13)  # object radius as a fraction of the image size
 DISTRACTOR_CLASSES = 2  # distractor classes per image
@@ -124,27 +126,33 @@ def object_mask(obj: SceneObject, size: int) -> np.ndarray:
 def _bright_colours(rng: np.random.Generator, count: int) -> np.ndarray:
     """``count`` saturated, bright RGB colours in [0, 1] with distinct random hues."""
     hues = (rng.random() + np.arange(count) / count + rng.uniform(-0.1, 0.1, count)) % 1.0
-    hsv = np.stack([hues * 180, rng.uniform(0.65, 1.0, count) * 255, rng.uniform(0.8, 1.0, count) * 255], 1)
+    hsv = np.stack(
+        [hues * 180, rng.uniform(0.65, 1.0, count) * 255, rng.uniform(0.8, 1.0, count) * 255], 1
+    )
     return cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32) / 255
 
 
 def background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A muted (H, W, 3) float background: linear gradient, smooth noise or broad stripes."""
+    """A muted (H, W, 3) float background: linear gradient, broad stripes or smooth noise."""
     low, high = rng.uniform(0.15, 0.4, 3), rng.uniform(0.35, 0.55, 3)
-    kind = rng.integers(3)
-    if kind == 2:
+    kind = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    if kind == "noise":
         cells = rng.random((int(rng.integers(3, 8)),) * 2).astype(np.float32)
         weight = cv2.resize(cells, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     else:
         ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size
         direction = rng.uniform(0, 2 * np.pi)
         ramp = np.cos(direction) * xs + np.sin(direction) * ys
-        period = rng.uniform(0.15, 0.35)
-        weight = (ramp - ramp.min()) / np.ptp(ramp) if kind == 0 else 0.5 + 0.5 * np.sin(2 * np.pi * ramp / period)
+        if kind == "gradient":
+            weight = (ramp - ramp.min()) / np.ptp(ramp)
+        else:
+            weight = 0.5 + 0.5 * np.sin(2 * np.pi * ramp / rng.uniform(0.15, 0.35))
     return low + (high - low) * weight[:, :, None]
 
 
-def _place(rng: np.random.Generator, classes: Sequence[int], target: int, size: int) -> list[SceneObject] | None:
+def _place(
+    rng: np.random.Generator, classes: Sequence[int], target: int, size: int
+) -> list[SceneObject] | None:
     """Non-overlapping objects for ``classes`` (one entry per object); None if they do not fit."""
     placed: list[SceneObject] = []
     for class_index in classes:
@@ -153,7 +161,9 @@ def _place(rng: np.random.Generator, classes: Sequence[int], target: int, size: 
             cx, cy = rng.uniform(radius + 1, size - radius - 1, 2)
             if all(np.hypot(cx - o.cx, cy - o.cy) > radius + o.radius + 2 for o in placed):
                 angle = rng.uniform(0, 2 * np.pi)
-                placed.append(SceneObject(class_index, cx, cy, radius, angle, class_index == target))
+                placed.append(
+                    SceneObject(class_index, cx, cy, radius, angle, class_index == target)
+                )
                 break
         else:
             return None
@@ -165,7 +175,7 @@ def render_scene(
 ) -> tuple[np.ndarray, np.ndarray, list[SceneObject]]:
     """One image: RGB uint8, boolean mask of the target-class objects, and the objects drawn."""
     counts = rng.integers(1, MAX_INSTANCES + 1, len(distractors) + 1)
-    classes = [c for c, n in zip([target, *distractors], counts) for _ in range(n)]
+    classes = [c for c, n in zip([target, *distractors], counts, strict=True) for _ in range(n)]
     objects = None
     while objects is None:
         objects = _place(rng, [classes[i] for i in rng.permutation(len(classes))], target, size)
@@ -188,26 +198,26 @@ def distractor_plan(rng: np.random.Generator, target: int, n_images: int) -> lis
     """Distractor classes per image: never the target, and none present in every image."""
     others = np.array([c for c in range(len(CLASSES)) if c != target])
     while True:
-        plan = [sorted(int(c) for c in rng.choice(others, DISTRACTOR_CLASSES, replace=False)) for _ in range(n_images)]
+        plan = [
+            sorted(int(c) for c in rng.choice(others, DISTRACTOR_CLASSES, replace=False))
+            for _ in range(n_images)
+        ]
         if not set.intersection(*(set(p) for p in plan)):
             return plan
 
 
 def generate_group(
     out: Path, set_name: str, target: int, n_images: int, size: int, seed: Sequence[int]
-) -> list[list[SceneObject]]:
-    """Draw and write one group; returns the objects of each image."""
+) -> None:
+    """Draw one group of class ``target`` from its own seed stream and write it under ``out``."""
     rng = np.random.default_rng(np.random.SeedSequence(list(seed)))
     name = CLASSES[target]
-    scenes = []
     for i, distractors in enumerate(distractor_plan(rng, target, n_images)):
-        image, mask, objects = render_scene(rng, size, target, distractors)
+        image, mask, _ = render_scene(rng, size, target, distractors)
         image_path, mask_path = sample_paths(out, set_name, name, f"{name}_{i:03d}", ".png")
         image_path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(image_path, compress_level=1)
         write_mask_png(mask, mask_path)
-        scenes.append(objects)
-    return scenes
 
 
 def generate(
@@ -223,12 +233,16 @@ def generate(
         raise ValueError(f"n_groups must be in 2..{len(CLASSES)}, not {n_groups}")
     if images_per_group < 2:
         raise ValueError("a co-saliency group needs at least 2 images")
+    if size < 32:
+        raise ValueError(f"size must be at least 32 pixels to draw recognisable shapes, not {size}")
     targets = sorted(np.random.default_rng(seed).permutation(len(CLASSES))[:n_groups].tolist())
     written = {}
     for split_index, split in enumerate(SPLITS):
         set_name = f"{prefix}_{split}"
         for target in targets:
-            generate_group(Path(out), set_name, target, images_per_group, size, (seed, split_index, target))
+            generate_group(
+                Path(out), set_name, target, images_per_group, size, (seed, split_index, target)
+            )
         written[set_name] = [CLASSES[t] for t in targets]
     return written
 
@@ -241,13 +255,21 @@ def main(argv: list[str] | None = None) -> None:
         "salient distractor objects of other classes."
     )
     parser.add_argument("out", type=Path, help="output root (e.g. data_cache/cosod, git-ignored)")
-    parser.add_argument("--n-groups", type=int, default=12, help=f"groups = classes, 2..{len(CLASSES)} (default 12)")
-    parser.add_argument("--images-per-group", type=int, default=10, help="images per group and split (default 10)")
+    parser.add_argument(
+        "--n-groups", type=int, default=12, help=f"groups = classes, 2..{len(CLASSES)} (default 12)"
+    )
+    parser.add_argument(
+        "--images-per-group", type=int, default=10, help="images per group and split (default 10)"
+    )
     parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--prefix", default="Synthetic", help="sets are <prefix>_train, <prefix>_test")
+    parser.add_argument(
+        "--prefix", default="Synthetic", help="sets are <prefix>_train, <prefix>_test"
+    )
     args = parser.parse_args(argv)
-    written = generate(args.out, args.n_groups, args.images_per_group, args.size, args.seed, args.prefix)
+    written = generate(
+        args.out, args.n_groups, args.images_per_group, args.size, args.seed, args.prefix
+    )
     for set_name, groups in written.items():
         print(f"{set_name}: {len(groups)} groups x {args.images_per_group} images -> {args.out}")
 

@@ -1,4 +1,4 @@
-"""gconet_lab.data.datasets/sampling: two-group batches (Eq. 16), class ids, seeding, test groups."""
+"""gconet_lab.data.datasets and sampling: two-group batches (Eq. 16), class ids, seeds, tests."""
 
 from __future__ import annotations
 
@@ -38,9 +38,11 @@ def test_batches_hold_two_different_groups_of_n_images(tiny_set) -> None:
         a, b = batch["groups"]
         assert a != b
         n = group_size_n(SIZES[a], SIZES[b], 4)
-        assert batch["images"].shape == (2 * n, 3, 16, 16) and batch["images"].dtype == torch.float32
+        assert (
+            batch["images"].shape == (2 * n, 3, 16, 16) and batch["images"].dtype == torch.float32
+        )
         assert batch["masks"].shape == (2 * n, 1, 16, 16)
-        assert 0.0 <= batch["masks"].min() and batch["masks"].max() <= 1.0
+        assert batch["masks"].min() >= 0.0 and batch["masks"].max() <= 1.0
         expected = [names.index(a)] * n + [names.index(b)] * n
         assert batch["class_ids"].dtype == torch.long and batch["class_ids"].tolist() == expected
         seen_a.append(a)
@@ -66,12 +68,14 @@ def test_same_seed_same_batches_other_seed_other_batches(tiny_set) -> None:
     first = batches(make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=3))
     again = batches(make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=3))
     other = batches(make_train_loader([tiny_set], image_size=16, max_group_size=4, seed=4))
-    for x, y in zip(first, again):
+    for x, y in zip(first, again, strict=True):
         assert x["groups"] == y["groups"] and torch.equal(x["images"], y["images"])
         assert torch.equal(x["masks"], y["masks"])
     assert any(
-        x["groups"] != y["groups"] or x["images"].shape != y["images"].shape or not torch.equal(x["images"], y["images"])
-        for x, y in zip(first, other)
+        x["groups"] != y["groups"]
+        or x["images"].shape != y["images"].shape
+        or not torch.equal(x["images"], y["images"])
+        for x, y in zip(first, other, strict=True)
     )
 
 
@@ -80,14 +84,18 @@ def test_epochs_advance_and_can_be_replayed(tiny_set) -> None:
     epoch0, epoch1 = batches(loader), batches(loader)
     assert [b["groups"] for b in epoch0] != [b["groups"] for b in epoch1]
     loader.sampler.set_epoch(1)
-    assert all(torch.equal(x["images"], y["images"]) for x, y in zip(batches(loader), epoch1))
+    assert all(
+        torch.equal(x["images"], y["images"]) for x, y in zip(batches(loader), epoch1, strict=True)
+    )
 
 
 def test_workers_do_not_change_the_batches(tiny_set) -> None:
     single = batches(make_train_loader([tiny_set], image_size=8, max_group_size=4, seed=5))
-    multi = batches(make_train_loader([tiny_set], image_size=8, max_group_size=4, seed=5, num_workers=2))
+    multi = batches(
+        make_train_loader([tiny_set], image_size=8, max_group_size=4, seed=5, num_workers=2)
+    )
     assert [b["groups"] for b in single] == [b["groups"] for b in multi]
-    assert all(torch.equal(x["images"], y["images"]) for x, y in zip(single, multi))
+    assert all(torch.equal(x["images"], y["images"]) for x, y in zip(single, multi, strict=True))
 
 
 def test_class_ids_span_all_training_sets(write_cosod_set) -> None:
@@ -111,7 +119,9 @@ def test_partner_is_never_the_same_class() -> None:
 
 
 def test_explicit_class_names_must_cover_the_groups(tiny_set) -> None:
-    dataset = GroupPairDataset(tiny_set.groups, image_size=8, class_names=["x", "ant", "bee", "cat", "dog"])
+    dataset = GroupPairDataset(
+        tiny_set.groups, image_size=8, class_names=["x", "ant", "bee", "cat", "dog"]
+    )
     assert dataset.class_ids == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="missing from class_names: dog"):
         GroupPairDataset(tiny_set.groups, image_size=8, class_names=["ant", "bee", "cat"])
@@ -126,7 +136,9 @@ def test_test_dataset_yields_whole_groups_with_original_sizes(write_cosod_set) -
     assert cat["sizes"].dtype == torch.long and cat["sizes"].tolist() == [[30, 44]] * 3
     assert cat["names"] == ["cat_00", "cat_01", "cat_02"]
     assert cat["set_name"] == "Tiny"
-    assert cat["mask_paths"][1].endswith("cat_01.png") and cat["image_paths"][1].endswith("cat_01.jpg")
+    assert cat["mask_paths"][1].endswith("cat_01.png") and cat["image_paths"][1].endswith(
+        "cat_01.jpg"
+    )
     assert len(GroupTestDataset(indexed.groups)) == 2
 
 

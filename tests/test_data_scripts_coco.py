@@ -54,9 +54,10 @@ def test_coco128_without_area_filter_matches_raw_label_counts(coco, coco128_root
 
 def test_overlapping_instances_are_united_not_xored(coco) -> None:
     square = np.array([[2, 2], [12, 2], [12, 12], [2, 12]], np.float64)
-    mask = coco.class_mask([square, square + 5], 20, 20)
-    assert mask[9, 9] == 1  # inside both squares
-    assert mask.sum() == 10 * 10 * 2 - 5 * 5
+    one, other = coco.class_mask([square], 20, 20), coco.class_mask([square + 5], 20, 20)
+    both = coco.class_mask([square, square + 5], 20, 20)
+    assert both[9, 9] == 1  # inside both squares: a single fillPoly call would leave a hole here
+    np.testing.assert_array_equal(both, one | other)
 
 
 def test_yolo_label_errors_name_file_and_line(coco, tmp_path: Path) -> None:
@@ -70,22 +71,47 @@ def test_yolo_label_errors_name_file_and_line(coco, tmp_path: Path) -> None:
 
 
 def make_coco_json(root: Path, segmentation_of_last: object | None = None) -> Path:
-    """Five 40x40 images; 'kite' covers 4 of them widely, 'ant' one tiny instance in each."""
+    """Five 40x40 images: 'kite' fills the left half of 4; 'ant' is big in one, tiny elsewhere."""
     images, annotations = [], []
     for i in range(5):
         Image.fromarray(np.full((40, 40, 3), 50 * i, np.uint8)).save(root / f"{i:03d}.jpg")
         images.append({"id": i + 1, "file_name": f"{i:03d}.jpg", "height": 40, "width": 40})
         if i < 4:  # two overlapping kite instances covering the left half
-            annotations.append({"id": 10 * i + 1, "image_id": i + 1, "category_id": 7,
-                                "segmentation": [[0, 0, 20, 0, 20, 30, 0, 30]], "iscrowd": 0})
-            annotations.append({"id": 10 * i + 2, "image_id": i + 1, "category_id": 7,
-                                "segmentation": [[0, 20, 20, 20, 20, 40, 0, 40], [1, 1, 2, 2]], "iscrowd": 0})
-        annotations.append({"id": 10 * i + 3, "image_id": i + 1, "category_id": 3,
-                            "segmentation": [[30, 30, 32, 30, 32, 32]], "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": 10 * i + 1,
+                    "image_id": i + 1,
+                    "category_id": 7,
+                    "segmentation": [[0, 0, 20, 0, 20, 30, 0, 30]],
+                    "iscrowd": 0,
+                }
+            )
+            annotations.append(
+                {
+                    "id": 10 * i + 2,
+                    "image_id": i + 1,
+                    "category_id": 7,
+                    "segmentation": [[0, 20, 20, 20, 20, 40, 0, 40], [1, 1, 2, 2]],
+                    "iscrowd": 0,
+                }
+            )
+        ant = [0, 0, 40, 0, 0, 40] if i == 4 else [30, 30, 32, 30, 32, 32]  # big once, else tiny
+        annotations.append(
+            {
+                "id": 10 * i + 3,
+                "image_id": i + 1,
+                "category_id": 3,
+                "segmentation": [ant],
+                "iscrowd": 0,
+            }
+        )
     if segmentation_of_last is not None:
         annotations[-1]["segmentation"] = segmentation_of_last
-    data = {"images": images, "annotations": annotations,
-            "categories": [{"id": 3, "name": "ant"}, {"id": 7, "name": "kite"}]}
+    data = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": 3, "name": "ant"}, {"id": 7, "name": "kite"}],
+    }
     path = root / "instances.json"
     path.write_text(json.dumps(data))
     return path
@@ -96,16 +122,22 @@ def test_coco_json_groups(coco, tmp_path: Path) -> None:
     images, categories = coco.read_coco_json(json_path, tmp_path)
     assert categories == {3: "ant", 7: "kite"} and len(images) == 5
     report = coco.write_groups(images, categories, tmp_path / "out", "COCO-SEG")
-    assert report.group_sizes == {"kite": 4} and report.dropped == {"ant": 5}
+    assert report.group_sizes == {"kite": 4} and report.dropped == {"ant": 1}
     mask = read_mask(tmp_path / "out" / "gts" / "COCO-SEG" / "kite" / "000.png")
-    assert mask[:, :20].mean() == 1.0 and mask[:, 21:].max() == 0.0  # union of the two halves
+    assert mask[:, :20].mean() == 1.0 and mask[:, 22:].max() == 0.0  # union of the two halves
 
 
-def test_coco_json_rle_without_pycocotools_names_the_file(coco, tmp_path: Path, monkeypatch) -> None:
+def test_coco_json_rle_without_pycocotools_names_the_file(
+    coco, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setitem(sys.modules, "pycocotools", None)
     monkeypatch.setitem(sys.modules, "pycocotools.mask", None)
-    json_path = make_coco_json(tmp_path, segmentation_of_last={"size": [40, 40], "counts": [0, 1600]})
-    with pytest.raises(DataError, match=r"instances\.json: annotation 43 is RLE-encoded; `pip install pycocotools`"):
+    json_path = make_coco_json(
+        tmp_path, segmentation_of_last={"size": [40, 40], "counts": [0, 1600]}
+    )
+    with pytest.raises(
+        DataError, match=r"instances\.json: annotation 43 is RLE-encoded; `pip install pycocotools`"
+    ):
         coco.read_coco_json(json_path, tmp_path)
 
 
@@ -118,13 +150,25 @@ def test_coco_json_rle_with_pycocotools(coco, tmp_path: Path) -> None:
     assert mask[:, :20].all() and not mask[:, 20:].any()
 
 
+def test_missing_inputs_are_named(coco, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nowhere: folder does not exist"):
+        coco.read_yolo_seg(tmp_path / "nowhere", tmp_path, 80)
+    json_path = make_coco_json(tmp_path)
+    (tmp_path / "002.jpg").unlink()
+    images, categories = coco.read_coco_json(json_path, tmp_path)
+    with pytest.raises(DataError, match=r"002\.jpg: image named in the annotations does not exist"):
+        coco.write_groups(images, categories, tmp_path / "out", "COCO-SEG")
+
+
 def test_bad_json_is_named(coco, tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text("{ not json")
-    with pytest.raises(DataError, match="broken.json: not a COCO instance annotation file"):
+    with pytest.raises(DataError, match=r"broken\.json: not a COCO instance annotation file"):
         coco.read_coco_json(path, tmp_path)
 
 
 def test_help_runs() -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), "yolo", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "yolo", "--help"], capture_output=True, text=True, check=True
+    )
     assert "--min-area" in result.stdout

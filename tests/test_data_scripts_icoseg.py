@@ -75,5 +75,7 @@ def test_rerun_is_idempotent(converted, data_script) -> None:
 
 
 def test_help_runs() -> None:
-    result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
+    )
     assert "iCoseg" in result.stdout and "--mode" in result.stdout

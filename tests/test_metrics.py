@@ -1,4 +1,4 @@
-"""Tests of gconet_lab.metrics: hand-computed cases, a brute-force reference, and official parity."""
+"""Tests of gconet_lab.metrics: cases computed by hand, a brute-force reference, official parity."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from gconet_lab.metrics.official import _thresholds_passed
 
 
 def reference_curves(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The official per-threshold loop written plainly (float64 sums): what the fast code must equal."""
+    """The official loop over thresholds, written plainly in float64: what fast code must equal."""
     pred, gt = np.asarray(pred, np.float32), np.asarray(gt, np.float32).astype(np.float64)
     p = (pred - pred.min()) / (pred.max() - pred.min() + np.float32(1e-20))
     f, e = [], []
@@ -78,7 +78,7 @@ def test_thresholds_are_the_official_float32_linspace():
     assert np.array_equal(THRESHOLDS, torch.linspace(0, 1 - 1e-10, 255).numpy())
     assert THRESHOLDS[0] == 0 and THRESHOLDS[-1] == 1  # 1 - 1e-10 rounds to 1 in float32
     # Not the correctly rounded i/254: that is why the library takes them from torch.
-    assert np.any(THRESHOLDS != (np.arange(255) / 254).astype(np.float32))
+    assert not np.array_equal(THRESHOLDS, (np.arange(255) / 254).astype(np.float32))
 
 
 def test_normalisation_matches_torch_bit_for_bit():
@@ -197,9 +197,8 @@ def test_empty_gt_scores_a_quarter_officially_but_not_in_pysod():
     # g = 0 everywhere, so phi = 1/4 at every pixel: E = 100 * 0.25 / 99 at every threshold.
     assert np.allclose(metrics.e_curve, 25 / 99, atol=1e-7)
     assert np.all(metrics.f_curve == 0)  # no true positives at any threshold
-    assert metrics.s == pytest.approx(
-        1 - normalize_prediction(pred).mean(), abs=1e-7
-    )  # mean(G) == 0
+    # mean(G) == 0: S = 1 - mean(p).
+    assert metrics.s == pytest.approx(1 - normalize_prediction(pred).mean(), abs=1e-7)
     pysod = PySODEvaluator()
     pysod.add(pred, gt)
     assert pysod.results()["maxE"] > 0.99  # PySODMetrics: fraction predicted background, 1 at t=255
@@ -211,7 +210,8 @@ def test_full_gt():
     metrics = evaluate_image(pred, gt)
     assert np.allclose(metrics.e_curve, 25 / 99, atol=1e-7)  # g = G - 1 = 0 everywhere
     assert metrics.max_f == pytest.approx(1.0)  # at t = 0 everything is predicted: P = R = 1
-    assert metrics.s == pytest.approx(normalize_prediction(pred).mean(), abs=1e-7)  # mean(G) == 1
+    # mean(G) == 1: S = mean(p).
+    assert metrics.s == pytest.approx(normalize_prediction(pred).mean(), abs=1e-7)
 
 
 def test_soft_gt_by_hand():
@@ -219,7 +219,8 @@ def test_soft_gt_by_hand():
     pred = np.array([[1, 0.5], [0, 0]], np.float32)
     gt = eight_bit([[153, 102], [51, 0]])
     f = f_measure_curve(pred, gt)
-    # t ~ 0.79: B = {1}: TP = 0.6, P = 0.6, R = 0.5.  t ~ 0.39: B = {1, .5}: TP = 1, P = .5, R = 1/1.2.
+    # t ~ 0.79: B = {1}: TP = 0.6, P = 0.6, R = 0.5.
+    # t ~ 0.39: B = {1, .5}: TP = 1, P = .5, R = 1/1.2.
     assert f[200] == pytest.approx(1.3 * 0.6 * 0.5 / (0.3 * 0.6 + 0.5), abs=1e-7)
     assert f[100] == pytest.approx(1.3 * 0.5 / 1.2 / (0.3 * 0.5 + 1 / 1.2), abs=1e-7)
 
@@ -271,8 +272,10 @@ def test_grey_level_path_equals_general_path():
 def test_inputs_are_validated():
     with pytest.raises(ValueError, match="one shape"):
         evaluate_image(np.zeros((3, 4)), np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
         evaluate_image(np.full((3, 3), np.nan), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        evaluate_image(np.zeros((3, 3)), np.full((3, 3), 255.0))  # 8-bit levels, not / 255
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,10 +291,11 @@ def test_max_f_is_the_max_of_the_mean_curve_not_the_mean_of_maxima():
     curves = np.array([f_measure_curve(pred, gt) for pred, gt in images])
     results = evaluator.results()
     assert results["maxF"] == pytest.approx(curves.mean(axis=0).max(), abs=1e-12)
-    assert results["maxF"] <= curves.max(axis=1).mean() + 1e-12
+    assert results["maxF"] < curves.max(axis=1).mean()  # one threshold must serve all images
     assert results["n"] == 6
     assert [row["group"] for row in evaluator.per_group()] == ["g0", "g1"]
-    assert evaluator.per_image()[1] == {**evaluator.per_image()[1], "group": "g1", "name": "1"}
+    row = evaluator.per_image()[1]
+    assert (row["group"], row["name"], row["maxF"]) == ("g1", "1", curves[1].max())
 
 
 def _save(path: Path, levels: np.ndarray) -> None:
@@ -315,7 +319,7 @@ def test_load_pair_resizes_the_prediction_like_the_official_loader(tmp_path):
 
 @pytest.fixture
 def folders(tmp_path) -> tuple[Path, Path]:
-    """Two groups of 3 pairs, plus one prediction without a mask and one mask without a prediction."""
+    """Two groups of 3 pairs, one prediction without a mask and one mask without a prediction."""
     rng = np.random.default_rng(5)
     for group in ("bird", "cat"):
         for i in range(3):
@@ -347,38 +351,34 @@ def test_evaluate_folders_pairs_counts_and_writes_tables(folders, tmp_path):
 
 def test_match_pairs_fails_clearly_when_nothing_matches(folders):
     pred_root, gt_root = folders
-    with pytest.raises(FileNotFoundError, match="no <group>/<name>.png"):
+    with pytest.raises(FileNotFoundError, match=r"no <group>/<name>\.png"):
         match_pairs(pred_root, gt_root, groups=["horse"])
 
 
 def test_compare_folders_reports_both_toolboxes(folders):
     comparison = compare_folders(*folders, progress=False)
-    assert set(comparison) == {"official", "pysod"}
-    assert (
-        set(comparison["official"])
-        == set(comparison["pysod"])
-        == {"S", "maxF", "meanF", "maxE", "meanE", "MAE"}
-    )
+    metrics = {"S", "maxF", "meanF", "maxE", "meanE", "MAE"}
+    assert set(comparison["official"]) == set(comparison["pysod"]) == metrics
 
 
 # ----------------------------------------------------------------------------------------------
 # Parity with the official evaluator on 121 real iCoseg masks
 
 
+OFFICIAL_KEYS = {"S": "S", "maxF": "Fmax", "maxE": "Emax", "MAE": "MAE"}  # ours: theirs
+
+
 def _shared_dir() -> Path:
-    return Path(
-        os.environ.get("GCONET_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
-    )
+    default = Path(__file__).resolve().parents[1].parent / "shared"
+    return Path(os.environ.get("GCONET_SHARED", default))
 
 
 @pytest.fixture(scope="module")
 def parity_evaluation():
-    parity, masks = (
-        _shared_dir() / "reference" / "eval_parity",
-        _shared_dir() / "data" / "icoseg" / "ground_truth",
-    )
+    shared = _shared_dir()
+    parity, masks = shared / "reference" / "eval_parity", shared / "data/icoseg/ground_truth"
     if not (parity / "official_metrics.json").exists() or not masks.is_dir():
-        message = f"parity data not found under {_shared_dir()} (set GCONET_SHARED)"
+        message = f"parity data not found under {shared} (set GCONET_SHARED)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -390,21 +390,16 @@ def test_dataset_numbers_match_the_official_evaluator(parity_evaluation):
     official = json.loads((parity / "official_metrics.json").read_text())
     ours = evaluation.results
     assert ours["n"] == official["n"] == 121
-    for our_key, official_key in (("S", "S"), ("maxF", "Fmax"), ("maxE", "Emax"), ("MAE", "MAE")):
+    for our_key, official_key in OFFICIAL_KEYS.items():
         assert ours[our_key] == pytest.approx(official[official_key], abs=1e-6), our_key
 
 
 def test_per_image_numbers_match_the_official_evaluator(parity_evaluation):
     parity, evaluation = parity_evaluation
-    official = {
-        row["image"]: row for row in json.loads((parity / "official_per_image.json").read_text())
-    }
+    rows = json.loads((parity / "official_per_image.json").read_text())
+    official = {row["image"]: row for row in rows}
+    assert len(evaluation.per_image) == len(official)
     for row in evaluation.per_image:
         expected = official[f"{row['group']}/{row['name']}.png"]
-        for our_key, official_key in (
-            ("S", "S"),
-            ("maxF", "Fmax"),
-            ("maxE", "Emax"),
-            ("MAE", "MAE"),
-        ):
+        for our_key, official_key in OFFICIAL_KEYS.items():
             assert row[our_key] == pytest.approx(expected[official_key], abs=1e-6), (row, our_key)

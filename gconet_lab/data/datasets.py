@@ -30,11 +30,16 @@ from gconet_lab.data.sampling import (
     class_names_of,
     filter_small_groups,
 )
-from gconet_lab.data.transforms import AugmentConfig, TrainTransform, prepare_image
+from gconet_lab.data.transforms import (
+    OFFICIAL_AUGMENT,
+    AugmentConfig,
+    TrainTransform,
+    prepare_image,
+)
 
 
 def load_sample(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
-    """Read an (image, mask) pair; a mask of another size is resized to the image, with a warning."""
+    """Read an (image, mask) pair; a mask of another size is resized to the image (warning)."""
     image, mask = read_image(sample.image), read_mask(sample.mask)
     height, width = image.shape[:2]
     if mask.shape != (height, width):
@@ -66,14 +71,16 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
         self,
         groups: Sequence[Group],
         image_size: int = 256,
-        augment: AugmentConfig | None = AugmentConfig(),
+        augment: AugmentConfig | None = OFFICIAL_AUGMENT,
         class_names: Sequence[str] | None = None,
         min_group_size: int = 2,
     ) -> None:
         self.groups, self.skipped = filter_small_groups(groups, min_group_size)
         if not self.groups:
             raise ValueError(f"no training group has at least {min_group_size} images")
-        self.class_names = list(class_names) if class_names is not None else class_names_of(self.groups)
+        self.class_names = (
+            list(class_names) if class_names is not None else class_names_of(self.groups)
+        )
         index = {name: i for i, name in enumerate(self.class_names)}
         unknown = sorted({g.name for g in self.groups} - index.keys())
         if unknown:
@@ -145,7 +152,7 @@ def make_train_loader(
     seed: int = 0,
     num_workers: int = 0,
     min_group_size: int = 2,
-    augment: AugmentConfig | None = AugmentConfig(),
+    augment: AugmentConfig | None = OFFICIAL_AUGMENT,
     class_names: Sequence[str] | None = None,
 ) -> DataLoader:
     """A loader of two-group batches over the groups of all ``sets`` combined.

@@ -120,7 +120,9 @@ def _by_stem(names: Iterable[str], where: str | Path) -> dict[str, str]:
     return result
 
 
-def pair_by_stem(image_names: Iterable[str], mask_names: Iterable[str], where: str | Path) -> Pairing:
+def pair_by_stem(
+    image_names: Iterable[str], mask_names: Iterable[str], where: str | Path
+) -> Pairing:
     """Pair the data files of one group folder by stem; non-data names are left out.
 
     ``where`` names the folder in the error raised for two files with the same stem.
@@ -162,9 +164,14 @@ def _index_group(
         return Group(name, set_name, ())
     sub_images, image_files = _list_dir(image_dir, report, "image group")
     sub_masks, mask_files = _list_dir(gt_dir, report, "mask group")
-    for folder, subs, files in ((image_dir, sub_images, image_files), (gt_dir, sub_masks, mask_files)):
+    for folder, subs, files in (
+        (image_dir, sub_images, image_files),
+        (gt_dir, sub_masks, mask_files),
+    ):
         report.ignored += [Skip(folder / s, "sub-folder inside a group folder") for s in subs]
-        report.ignored += [Skip(folder / f, "not an image file") for f in files if not is_data_file(f)]
+        report.ignored += [
+            Skip(folder / f, "not an image file") for f in files if not is_data_file(f)
+        ]
     pairing = pair_by_stem(image_files, mask_files, image_dir)
     report.skipped += [
         Skip(image_dir / n, f"no mask (expected {gt_dir / Path(n).stem}.png)")
@@ -210,7 +217,9 @@ def index_dirs(
     if on_missing == "error" and report.skipped:
         first, rest = report.skipped[0], len(report.skipped) - 1
         more = f" (and {rest} more unpaired files or empty groups)" if rest else ""
-        raise DataError(first.path, f"{first.reason}{more}; use on_missing='skip' to leave them out")
+        raise DataError(
+            first.path, f"{first.reason}{more}; use on_missing='skip' to leave them out"
+        )
     return IndexedSet(name, tuple(g for g in groups if g.samples), report)
 
 

@@ -12,10 +12,13 @@ from A and the last N from B; the GCM (Sec. 3.3) and the GST loss (Eq. 5) rely o
 as group A in a seeded random order, draws the partner B uniformly among groups of a *different
 class*, samples N images of each without replacement, and a seed for the augmentation of that
 step. All of it is derived from ``(seed, epoch)``, so runs are reproducible and independent of
-the number of DataLoader workers (the sampler runs in the main process).
+the number of DataLoader workers (the sampler runs in the main process). The official code visits
+group A in ``os.listdir`` order instead, and only B is random (reference B.5, C.24).
 
-Class identity is the group *name*: two training sets that both contain a group "airplane" give
-it one class index, and such groups are never paired as A and B.
+Class identity is the group *name*, indexed in sorted order: two training sets that both contain
+a group "airplane" give it one class index, and such groups are never paired as A and B. (The
+official code indexes each set's groups in listdir order, so DUTS_class and COCO-SEG indices
+collide in one classifier, reference B.5.)
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ def filter_small_groups(
     """
     kept = [group for group in groups if len(group) >= min_group_size]
     skipped = [
-        Skip(_group_folder(group), f"{len(group)} images, fewer than min_group_size={min_group_size}")
+        Skip(
+            _group_folder(group), f"{len(group)} images, fewer than min_group_size={min_group_size}"
+        )
         for group in groups
         if len(group) < min_group_size
     ]

@@ -45,6 +45,9 @@ class AugmentConfig:
     enhance: bool = True
 
 
+OFFICIAL_AUGMENT = AugmentConfig()
+
+
 def random_hflip(
     image: Image.Image, mask: Image.Image, rng: np.random.Generator, p: float
 ) -> tuple[Image.Image, Image.Image]:
@@ -98,7 +101,7 @@ def mask_to_tensor(mask: Image.Image, size: int) -> torch.Tensor:
 
 
 def denormalize(images: torch.Tensor) -> torch.Tensor:
-    """Undo the ImageNet normalisation of (..., 3, H, W) tensors, giving RGB in [0, 1] to display."""
+    """Undo the ImageNet normalisation of (..., 3, H, W) tensors: RGB in [0, 1], for display."""
     mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=images.device).view(3, 1, 1)
     return (images * std + mean).clamp(0.0, 1.0)
@@ -112,7 +115,7 @@ def prepare_image(image: np.ndarray, size: int) -> torch.Tensor:
 class TrainTransform:
     """Training-time joint augmentation of one (image, mask) pair, then resize and normalise."""
 
-    def __init__(self, size: int, config: AugmentConfig | None = AugmentConfig()) -> None:
+    def __init__(self, size: int, config: AugmentConfig | None = OFFICIAL_AUGMENT) -> None:
         """``config=None`` disables augmentation (resize and normalise only)."""
         self.size = size
         self.config = config
@@ -125,7 +128,9 @@ class TrainTransform:
         cfg = self.config
         if cfg is not None:
             image_pil, mask_pil = random_hflip(image_pil, mask_pil, rng, cfg.flip_p)
-            image_pil, mask_pil = random_rotate(image_pil, mask_pil, rng, cfg.rotate_p, cfg.max_angle)
+            image_pil, mask_pil = random_rotate(
+                image_pil, mask_pil, rng, cfg.rotate_p, cfg.max_angle
+            )
             if cfg.enhance:
                 image_pil = color_enhance(image_pil, rng)
         return image_to_tensor(image_pil, self.size), mask_to_tensor(mask_pil, self.size)

@@ -24,7 +24,9 @@ from PIL import Image
 
 PlaceMode = Literal["copy", "symlink"]
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
 
 
 def safe_name(name: str) -> str:
@@ -34,13 +36,16 @@ def safe_name(name: str) -> str:
     become ``_``; every character other than ``A-Z a-z 0-9 _ - .`` is removed (commas,
     apostrophes, quotes, slashes, colons, parentheses, ...); repeated ``_`` collapse; leading and
     trailing ``_ - .`` are stripped; Windows device names (``CON``, ``NUL``, ``COM1``...) get
-    ``_`` appended to their base name. Example: ``"012 Stonehenge-Sou'wester, (UK)"`` -> ``"012_Stonehenge-Souwester_UK"``.
+    ``_`` appended to their base name.
+    Example: ``"012 Stonehenge-Sou'wester, (UK)"`` -> ``"012_Stonehenge-Souwester_UK"``.
     """
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
     underscored = re.sub(r"\s+", "_", ascii_name.strip())
     cleaned = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "", underscored)).strip("_-.")
     if not cleaned:
-        raise ValueError(f"group name {name!r} has no letters or digits to build a folder name from")
+        raise ValueError(
+            f"group name {name!r} has no letters or digits to build a folder name from"
+        )
     base, dot, extension = cleaned.partition(".")
     if base.upper() in _WINDOWS_RESERVED:
         cleaned = f"{base}_{dot}{extension}"
@@ -105,7 +110,9 @@ def place_file(src: str | Path, dst: str | Path, mode: PlaceMode = "copy") -> No
         os.symlink(os.path.abspath(src), dst)
 
 
-def sample_paths(out: str | Path, set_name: str, group: str, stem: str, suffix: str) -> tuple[Path, Path]:
+def sample_paths(
+    out: str | Path, set_name: str, group: str, stem: str, suffix: str
+) -> tuple[Path, Path]:
     """(image path, mask path) of one sample in the CoSOD layout under ``out``."""
     out = Path(out)
     return (

@@ -64,12 +64,12 @@ class OfficialEvaluator:
         """Evaluate one image and remember it.
 
         ``name`` is the image's path relative to the dataset root, e.g. ``"cat/001.png"``.
-        Its parent folder is the group unless ``group`` is given.
+        Its folder is the group unless ``group`` is given.
         """
         metrics = evaluate_image(pred, gt)
         path = PurePosixPath(name)
         self._images.append(metrics)
-        self._names.append((str(path.parent) if group is None else group, path.stem))
+        self._names.append((path.parent.name if group is None else group, path.stem))
         return metrics
 
     def results(self) -> dict[str, float]:
@@ -92,12 +92,12 @@ class OfficialEvaluator:
         """One plain dict per image: group, name, S, maxF, maxE, MAE (its own curves' maxima)."""
         return [
             {"group": group, "name": name, "S": m.s, "maxF": m.max_f, "maxE": m.max_e, "MAE": m.mae}
-            for (group, name), m in zip(self._names, self._images)
+            for (group, name), m in zip(self._names, self._images, strict=True)
         ]
 
     def per_group(self) -> list[dict]:
-        """One plain dict per group (sorted by name) with the dataset numbers of that group alone."""
+        """One plain dict per group (sorted by name): the dataset numbers of that group alone."""
         by_group: dict[str, list[ImageMetrics]] = {}
-        for (group, _), metrics in zip(self._names, self._images):
+        for (group, _), metrics in zip(self._names, self._images, strict=True):
             by_group.setdefault(group, []).append(metrics)
         return [{"group": group, **summarize(by_group[group])} for group in sorted(by_group)]

@@ -30,7 +30,7 @@ def _grey_to_unit_float(image: Image.Image) -> np.ndarray:
 
 
 def load_pair(pred_path: str | Path, gt_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Load a (prediction, mask) pair as float32 HxW maps in [0, 1], exactly like the official loader.
+    """Load a (prediction, mask) pair as float32 HxW maps in [0, 1], like the official loader.
 
     If the sizes differ, the prediction is resized to the mask's size with PIL bilinear
     *after* conversion to grey. This matters when a model writes 256x256 maps.
@@ -59,7 +59,7 @@ class Pairing:
 
 
 def _png_files(root: Path, groups: Iterable[str] | None) -> set[str]:
-    """``"group/name.png"`` for every PNG one level below ``root``, optionally only in ``groups``."""
+    """``"group/name.png"`` of every PNG one level below ``root``, optionally only in ``groups``."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder")
     wanted = None if groups is None else set(groups)
@@ -73,7 +73,7 @@ def _png_files(root: Path, groups: Iterable[str] | None) -> set[str]:
 def match_pairs(
     pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None
 ) -> Pairing:
-    """Pair ``<group>/<name>.png`` files present in both trees (sorted). Raises if there are none."""
+    """Pair the ``<group>/<name>.png`` files present in both trees. Raises if there are none."""
     groups = None if groups is None else list(groups)
     preds = _png_files(Path(pred_root), groups)
     masks = _png_files(Path(gt_root), groups)

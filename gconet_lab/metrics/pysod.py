@@ -1,8 +1,8 @@
 """The same four metrics computed with PySODMetrics 1.6.2, to show how conventions move numbers.
 
 PySODMetrics (``py_sod_metrics``) is the toolbox many SOD papers use. It follows the MATLAB
-reference code, not eval-co-sod, and so differs from the official GCoNet+ numbers
-(reference D.3):
+conventions of the original metric code, not eval-co-sod, and so differs from the official
+GCoNet+ numbers (reference D.3):
 
 1. It binarises the ground truth (``gt > 128``) for *every* metric and min-max normalises the
    prediction for every metric, MAE included. The official MAE uses the raw prediction and
@@ -14,8 +14,9 @@ reference code, not eval-co-sod, and so differs from the official GCoNet+ number
    empty mask at about 0.25.
 5. It works in float64 with ``eps = 2.2e-16``, the official code in float32 with ``1e-20``.
 
-With binary masks, no empty mask and predictions that span 0..255, the two toolboxes agree to
-about 1e-6 on maxF and maxE. S differs by about 1e-4 and MAE by up to a few 1e-2.
+With binary masks and no empty mask the two toolboxes agree to about 1e-6 on maxF and maxE.
+S differs by about 1e-4 (the centroid). MAE differs by up to a few 1e-2 when predictions do not
+span 0..255.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ METRICS = ("S", "maxF", "meanF", "maxE", "meanE", "MAE")
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
-    """A float map in [0, 1] back to 8-bit grey, the input PySODMetrics expects (exact for k / 255)."""
+    """A float map in [0, 1] back to the 8-bit grey PySODMetrics expects (exact for k / 255)."""
     return np.rint(np.asarray(image, dtype=np.float64) * 255).astype(np.uint8)
 
 
 class PySODEvaluator:
-    """Accumulate images with PySODMetrics. Inputs are float maps in [0, 1], as for the official one."""
+    """Accumulate images with PySODMetrics. Inputs are float maps in [0, 1], as for the official."""
 
     def __init__(self) -> None:
         self._s = psm.Smeasure(alpha=0.5)
@@ -58,7 +59,7 @@ class PySODEvaluator:
             metric.step(pred=pred, gt=gt)
 
     def results(self) -> dict[str, float]:
-        """S, maxF, meanF, maxE, meanE, MAE, with maxima of the mean curves as in the official protocol."""
+        """S, maxF, meanF, maxE, meanE, MAE; maxima of the mean curves, as officially."""
         f_curve = self._f.get_results()["fm"]["dynamic"]
         e_curve = self._e.get_results()["em"]["curve"]
         return {

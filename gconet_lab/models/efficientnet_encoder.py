@@ -226,6 +226,10 @@ class EfficientNetLite0Encoder(nn.Module):
         if pretrained:
             self.net.load_state_dict(load_efficientnet_lite0_imagenet_state_dict())
         self._level_stages = self._find_level_stages()
+        # The ImageNet head (conv_head, bn2, classifier) serves classify() only; GCoNet+ never
+        # runs it, so it is frozen and left out of the parameters an optimizer trains.
+        for head in (self.net.conv_head, self.net.bn2, self.net.classifier):
+            head.requires_grad_(False)
 
         # ImageNet-normalised -> [-1, 1]: undo one affine map, apply the other,
         # folded into a single per-channel scale and shift.

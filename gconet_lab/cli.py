@@ -1,0 +1,186 @@
+"""The ``gconet-lab`` command line: prepare data, train, evaluate, predict, benchmark, and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+DESCRIPTION = """\
+GCoNet+ co-salient object detection (Zheng et al., T-PAMI 2023) for teaching and research.
+
+Co-salient object detection finds the object that a *group* of images has in common.
+Typical session:
+  gconet-lab demo                                   # everything below on the embedded data
+  gconet-lab prepare --out outputs/data             # iCoseg + COCO groups + synthetic set
+  gconet-lab train --data outputs/data --sets COCO128-SEG Synthetic_train --out runs/cpu
+  gconet-lab evaluate --checkpoint runs/cpu/checkpoint.pt --data outputs/data --set iCoseg --out runs/cpu/eval
+  gconet-lab predict --checkpoint runs/cpu/checkpoint.pt --images my_photos/ --out my_maps/
+"""
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from .report import run_main_job
+
+    run_main_job(args.out, epochs=args.epochs, device=args.device)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from .pipeline import prepare_default_data
+
+    prepare_default_data(args.out, args.shared)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .config import make_config
+    from .pipeline import train
+
+    overrides = dict(json.loads(args.set_option)) if args.set_option else {}
+    config = make_config(args.preset, args.variant, **overrides)
+    result = train(config, args.data, args.out, tuple(args.sets), epochs=args.epochs, device=args.device).result
+    print(f"{result.steps} steps, {result.epochs_completed} epochs, {result.skipped_steps} skipped, "
+          f"{result.seconds:.0f}s; checkpoint {result.checkpoint}")
+
+
+def load_any_model(checkpoint: str, device: str | None):
+    """A gconet_lab training checkpoint, or an official GCoNet+ file (then the official variant)."""
+    from .checkpoint import load_model_from_checkpoint
+    from .config import make_config
+    from .models import CheckpointError, GCoNetPlus, load_official_checkpoint
+
+    try:
+        return load_model_from_checkpoint(checkpoint, device or "cpu")
+    except CheckpointError as error:
+        if "not a gconet_lab training checkpoint" not in str(error):
+            raise
+    model = GCoNetPlus(make_config("paper", variant="official"))
+    load_official_checkpoint(model, checkpoint)
+    return model.to(device or "cpu").eval()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .data import index_set, make_test_loader
+    from .evaluate import predict_dataset, score_predictions
+    from .metrics import format_comparison
+
+    model = load_any_model(args.checkpoint, args.device)
+    indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error")
+    out = Path(args.out)
+    predict_dataset(model, make_test_loader(indexed, model.config.image_size), out / "predictions", next(model.parameters()).device)
+    scores = score_predictions(out / "predictions" / args.set, Path(args.data) / "gts" / args.set, out)
+    print(format_comparison({"official": scores.evaluation.results, "pysod": scores.pysod}))
+    print(f"tables: {', '.join(map(str, scores.tables))}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .data import prepare_image, read_image
+    from .data.layout import is_data_file
+    from .evaluate import predict_group, write_group
+
+    import torch
+
+    model = load_any_model(args.checkpoint, args.device)
+    folder = Path(args.images)
+    groups = sorted(p for p in folder.iterdir() if p.is_dir()) or [folder]
+    for group in groups:
+        paths = sorted(p for p in group.iterdir() if p.is_file() and is_data_file(p.name))
+        if not paths:
+            print(f"skipping {group}: no images", file=sys.stderr)
+            continue
+        images = [read_image(p) for p in paths]
+        batch = torch.stack([prepare_image(image, model.config.image_size) for image in images])
+        maps = predict_group(model, batch, [image.shape[:2] for image in images], next(model.parameters()).device)
+        target = Path(args.out) / (group.name if group != folder else "")
+        write_group(maps, [p.stem for p in paths], target)
+        print(f"{group.name}: {len(paths)} maps -> {target}")
+
+
+def cmd_benchmark(args: argparse.Namespace) -> None:
+    import torch
+
+    from .config import make_config
+    from .losses import GCoNetLoss
+    from .models import GCoNetPlus
+
+    config = make_config(args.preset)
+    model = GCoNetPlus(config)
+    size, n = config.image_size, args.group_size
+    images = torch.randn(2 * n, 3, size, size)
+    masks = (torch.rand(2 * n, 1, size, size) > 0.5).float()
+    class_ids = torch.tensor([0] * n + [1] * n)
+    criterion = GCoNetLoss(config)
+    model.train()
+    started = time.perf_counter()
+    for _ in range(args.repeats):
+        criterion(model(images), masks, class_ids).total.backward()
+    train_step = (time.perf_counter() - started) / args.repeats
+    model.eval()
+    with torch.inference_mode():
+        model(images[:2])
+        started = time.perf_counter()
+        for _ in range(args.repeats):
+            model(images[:2])
+    inference = (time.perf_counter() - started) / args.repeats
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, preset {args.preset} ({size}x{size}): "
+          f"training step (2 groups of {n}) {train_step:.3f}s, inference (batch of 2) {inference * 1000:.1f} ms")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gconet-lab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the main job: prepare the embedded data, train, evaluate on iCoseg, write a report")
+    demo.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--epochs", type=int, help="override the cpu preset's epochs")
+    demo.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    demo.set_defaults(func=cmd_demo)
+
+    prepare = sub.add_parser("prepare", help="build the default sets (iCoseg, COCO groups, synthetic) in the CoSOD layout")
+    prepare.add_argument("--out", default="outputs/data", help="output folder (default: %(default)s)")
+    prepare.add_argument("--shared", help="folder holding icoseg/ and coco128-seg/ (default: ../shared/data)")
+    prepare.set_defaults(func=cmd_prepare)
+
+    train = sub.add_parser("train", help="train GCoNet+ on sets laid out as images/<set>/<group>/ + gts/<set>/<group>/")
+    train.add_argument("--data", required=True, help="root holding images/ and gts/")
+    train.add_argument("--sets", nargs="+", required=True, help="training sets, e.g. DUTS_class COCO-SEG")
+    train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
+    train.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"), help="scale (default: %(default)s)")
+    train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
+    train.add_argument("--epochs", type=int, help="override the preset's epochs")
+    train.add_argument("--set-option", help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
+    train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")
+    evaluate.add_argument("--checkpoint", required=True, help="a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    evaluate.add_argument("--data", required=True, help="root holding images/<set>/ and gts/<set>/")
+    evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
+    evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
+    evaluate.add_argument("--skip-missing", action="store_true", help="skip images without masks (reported) instead of failing")
+    evaluate.add_argument("--device", help="cpu or cuda")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
+    predict.add_argument("--checkpoint", required=True, help="a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    predict.add_argument("--images", required=True, help="folder of images (one group) or of group folders")
+    predict.add_argument("--out", required=True, help="where to write <group>/<name>.png")
+    predict.add_argument("--device", help="cpu or cuda")
+    predict.set_defaults(func=cmd_predict)
+
+    bench = sub.add_parser("benchmark", help="time a training step and an inference on random input")
+    bench.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"))
+    bench.add_argument("--group-size", type=int, default=4)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.set_defaults(func=cmd_benchmark)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""High-level steps shared by the command line, the main job and the notebooks.
+
+* :func:`prepare_default_data` builds the embedded default data offline: COCO groups from
+  coco128-seg and a synthetic co-saliency set for training, iCoseg for testing.
+* :func:`train` trains one configuration on CoSOD-layout sets.
+* :func:`get_trained_model` loads a cached checkpoint or trains the ``cpu`` preset, so every notebook
+  can run on its own; an official GCoNet+ checkpoint can be used instead by setting one path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from data_scripts.coco_groups import read_class_names, read_yolo_seg, write_groups
+from data_scripts.icoseg import convert_icoseg
+from data_scripts.synthetic import generate as generate_synthetic
+
+from .checkpoint import load_model_from_checkpoint
+from .config import GCoNetConfig, make_config
+from .data import class_names_of, index_set, make_train_loader
+from .models import GCoNetPlus, load_official_checkpoint
+from .train import CHECKPOINT_NAME, Trainer, TrainResult
+
+TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
+TEST_SET = "iCoseg"
+
+
+def shared_data_root() -> Path:
+    """The read-only real data: ``$GCONET_SHARED/data``, else ``../shared/data`` beside the project."""
+    if "GCONET_SHARED" in os.environ:
+        return Path(os.environ["GCONET_SHARED"]) / "data"
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        for candidate in (base.parent / "shared" / "data", base / "shared" / "data"):
+            if candidate.is_dir():
+                return candidate
+    raise FileNotFoundError(
+        "no embedded data found: put iCoseg and coco128-seg under ../shared/data beside the project "
+        "or set GCONET_SHARED to the folder that holds data/"
+    )
+
+
+def prepare_default_data(data_dir: str | Path = "outputs/data", shared: str | Path | None = None, verbose: bool = True) -> Path:
+    """Write the default sets in the CoSOD layout under ``data_dir`` (idempotent; offline)."""
+    data_dir = Path(data_dir)
+    source = Path(shared) if shared else shared_data_root()
+    steps = {
+        TEST_SET: lambda: convert_icoseg(source / "icoseg", data_dir, TEST_SET),
+        "COCO128-SEG": lambda: _prepare_coco128(source / "coco128-seg", data_dir),
+        "Synthetic": lambda: generate_synthetic(data_dir, n_groups=12, images_per_group=10, size=160, seed=0),
+    }
+    for name, step in steps.items():
+        marker = data_dir / f".prepared-{name}"
+        if marker.exists():
+            continue
+        started = time.perf_counter()
+        report = step()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("done\n")
+        if verbose:
+            summary = report.summary().splitlines()[0] if hasattr(report, "summary") else ""
+            print(f"prepared {name} in {time.perf_counter() - started:.1f}s {summary}".rstrip())
+    return data_dir
+
+
+def _prepare_coco128(coco: Path, data_dir: Path):
+    """COCO-SEG-style groups (one class per group, >= 2% of the image, >= 3 images) from coco128-seg."""
+    class_names = dict(enumerate(read_class_names(coco / "classes.txt")))
+    images, _ = read_yolo_seg(coco / "images" / "train2017", coco / "labels" / "train2017", len(class_names))
+    return write_groups(images, class_names, data_dir, "COCO128-SEG", min_area=0.02, min_group_size=3)
+
+
+@dataclass
+class TrainedModel:
+    model: GCoNetPlus
+    result: TrainResult | None
+    class_names: list[str]
+
+
+def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets: tuple[str, ...] = TRAIN_SETS,
+          epochs: int | None = None, device: str | None = None, progress: bool = True, callbacks=()) -> TrainedModel:
+    """Train ``config`` on ``sets`` of ``data_dir``; resumes from ``out_dir`` when a checkpoint is there."""
+    indexed = [index_set(data_dir, name) for name in sets]
+    class_names = class_names_of([g for s in indexed for g in s.groups])
+    config = config.replace(num_classes=len(class_names))
+    loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed)
+    torch.manual_seed(config.seed)
+    model = GCoNetPlus(config)
+    trainer = Trainer(model, config, loader, out_dir, device=device, callbacks=callbacks,
+                      class_names=class_names, progress=progress)
+    result = trainer.fit(epochs)
+    return TrainedModel(model.eval(), result, class_names)
+
+
+def get_trained_model(out_dir: str | Path = "outputs/cpu_model", official_checkpoint: str | Path | None = None,
+                      data_dir: str | Path = "outputs/data", device: str | None = None) -> GCoNetPlus:
+    """The model the notebooks study: an official checkpoint if given, else the cached or newly trained ``cpu`` preset.
+
+    ``official_checkpoint`` (or the environment variable ``GCONET_OFFICIAL_CHECKPOINT``) points to an
+    official GCoNet+ ``.pth``; it is loaded into the ``paper`` preset with ``variant="official"``.
+    """
+    official_checkpoint = official_checkpoint or os.environ.get("GCONET_OFFICIAL_CHECKPOINT")
+    if official_checkpoint:
+        model = GCoNetPlus(make_config("paper", variant="official"))
+        load_official_checkpoint(model, official_checkpoint)
+        return model.eval()
+    checkpoint = Path(out_dir) / CHECKPOINT_NAME
+    config = make_config("cpu")
+    if checkpoint.exists():
+        model = load_model_from_checkpoint(checkpoint)
+        if model.config.epochs <= _completed_epochs(checkpoint):
+            return model
+    print(f"no trained cpu model at {checkpoint}: training the cpu preset ({config.epochs} epochs) ...")
+    started = time.perf_counter()
+    prepare_default_data(data_dir)
+    trained = train(config, data_dir, out_dir, device=device)
+    print(f"trained in {time.perf_counter() - started:.0f}s")
+    return trained.model
+
+
+def _completed_epochs(checkpoint: Path) -> int:
+    from .checkpoint import read_training_checkpoint
+
+    return int(read_training_checkpoint(checkpoint)["epoch"])

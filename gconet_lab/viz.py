@@ -1,0 +1,53 @@
+"""Plotting helpers: plain functions that return matplotlib figures (tests call them headless)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg") if not matplotlib.get_backend().lower().startswith(("module://", "nbagg", "widget", "ipympl")) else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def prediction_grid(rows: Sequence[dict[str, np.ndarray]], columns: Sequence[str], titles: Sequence[str] | None = None,
+                    cell: float = 1.6) -> plt.Figure:
+    """One row per image, one column per key of ``columns`` (e.g. image, ground truth, predictions).
+
+    Each row is a dict from column name to an RGB uint8 image or a grey map in [0, 255] or [0, 1].
+    """
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(cell * len(columns), cell * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c, name in enumerate(columns):
+            axis = axes[r][c]
+            picture = row[name]
+            axis.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=255 if picture.max() > 1 else 1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(name, fontsize=8)
+        if titles:
+            axes[r][0].set_ylabel(titles[r], fontsize=6)
+    figure.tight_layout()
+    return figure
+
+
+def loss_curves(history: Sequence[dict[str, float]], terms: Sequence[str] | None = None, smooth: int = 1) -> plt.Figure:
+    """Per-term training losses against the step (Eq. 11's terms), optionally moving-averaged."""
+    terms = terms or [k for k in ("total", "bce", "iou", "gcm", "gst", "acm", "racm") if k in history[0]]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    steps = np.array([record["step"] for record in history])
+    for term in terms:
+        values = np.array([record[term] for record in history], dtype=float)
+        if smooth > 1 and len(values) >= smooth:
+            values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+            axis.plot(steps[smooth - 1:], values, label=term)
+        else:
+            axis.plot(steps, values, label=term)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss (unweighted)")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    return figure
