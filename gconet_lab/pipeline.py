@@ -22,7 +22,7 @@ from data_scripts.synthetic import generate as generate_synthetic
 
 from .checkpoint import load_model_from_checkpoint
 from .config import GCoNetConfig, make_config
-from .data import class_names_of, index_set, make_train_loader
+from .data import index_set, make_train_loader
 from .models import GCoNetPlus, load_official_checkpoint
 from .train import CHECKPOINT_NAME, Trainer, TrainResult
 
@@ -85,9 +85,9 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
           epochs: int | None = None, device: str | None = None, progress: bool = True, callbacks=()) -> TrainedModel:
     """Train ``config`` on ``sets`` of ``data_dir``; resumes from ``out_dir`` when a checkpoint is there."""
     indexed = [index_set(data_dir, name) for name in sets]
-    class_names = class_names_of([g for s in indexed for g in s.groups])
-    config = config.replace(num_classes=len(class_names))
     loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed)
+    class_names = list(loader.dataset.class_names)  # groups too small to split are already left out
+    config = config.replace(num_classes=len(class_names))
     torch.manual_seed(config.seed)
     model = GCoNetPlus(config)
     trainer = Trainer(model, config, loader, out_dir, device=device, callbacks=callbacks,

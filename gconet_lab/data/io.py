@@ -5,15 +5,15 @@ opens images with ``convert('RGB')`` and masks with ``convert('L')``, reference 
 Real datasets store these in many PNG/JPEG flavours, so both readers normalise every mode
 Pillow can open:
 
-============  =====================================  ==========================================
-PIL mode      :func:`read_image`                     :func:`read_mask`
-============  =====================================  ==========================================
-``1``         black/white to RGB                     ``False/True`` -> 0.0/1.0
-``L``, ``P``  grey / palette colours to RGB          grey level / 255, or as is if only {0, 1}
-``RGB``       unchanged                              luma (ITU-R 601), like ``convert('L')``
-``RGBA``      alpha dropped, colours kept            alpha dropped, then luma
-``I;16``/``I`` 16-bit: most significant byte kept    value / 65535
-============  =====================================  ==========================================
+================  ===================================  =========================================
+PIL mode          :func:`read_image`                   :func:`read_mask`
+================  ===================================  =========================================
+``1``             black/white to RGB                   ``False``/``True`` -> 0.0/1.0
+``L``, ``P``      grey / palette colours to RGB        luma / 255, or as is if only {0, 1}
+``RGB``           unchanged                            luma (ITU-R 601), like ``convert('L')``
+``RGBA``, ``LA``  alpha dropped                        alpha dropped, then as above
+``I;16``, ``I``   16 bits: most significant byte       value / 65535
+================  ===================================  =========================================
 
 Design choices (documented because they change pixel values):
 

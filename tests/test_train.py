@@ -1,0 +1,121 @@
+"""The training loop: steps, logs, callbacks, atomic resumable checkpoints, Ctrl-C, non-finite losses."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gconet_lab.checkpoint import load_model_from_checkpoint, read_training_checkpoint
+from gconet_lab.config import make_config
+from gconet_lab.models import CheckpointError, GCoNetPlus
+from gconet_lab.train import Trainer, make_optimizer, read_log
+
+
+def synthetic_loader(steps: int, n: int = 2, size: int = 64, seed: int = 0) -> list[dict]:
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(steps):
+        images = torch.randn(2 * n, 3, size, size, generator=generator)
+        masks = (images[:, :1] > 0).float()  # learnable: the mask is where channel 0 is positive
+        batches.append({"images": images, "masks": masks, "class_ids": torch.tensor([0] * n + [1] * n), "groups": ["a", "b"]})
+    return batches
+
+
+def make_trainer(tmp_path, steps=3, callbacks=(), **overrides):
+    config = make_config("tiny", epochs=2, **overrides)
+    torch.manual_seed(0)
+    return Trainer(GCoNetPlus(config), config, synthetic_loader(steps), tmp_path, device="cpu", callbacks=callbacks, progress=False)
+
+
+def test_fit_logs_every_step_and_checkpoints_every_epoch(tmp_path):
+    seen = []
+    result = make_trainer(tmp_path, callbacks=[seen.append]).fit()
+    assert result.steps == 6 and result.epochs_completed == 2 and not result.interrupted
+    log = read_log(tmp_path)
+    assert [r["step"] for r in log] == list(range(6)) and len(seen) == 6
+    assert {"total", "bce", "iou", "gcm", "gst", "acm", "racm"} <= set(log[0])
+    payload = read_training_checkpoint(tmp_path / "checkpoint.pt")
+    assert payload["epoch"] == 2 and payload["step"] == 6 and payload["config"]["preset" if False else "image_size"] == 64
+
+
+def test_optimizer_has_separate_backbone_learning_rate():
+    config = make_config("tiny", lr=1e-3, backbone_lr_scale=0.1)
+    groups = make_optimizer(GCoNetPlus(config), config).param_groups
+    assert [g["name"] for g in groups] == ["heads", "backbone"]
+    assert groups[0]["lr"] == 1e-3 and groups[1]["lr"] == pytest.approx(1e-4)
+    assert groups[0]["betas"] == (0.9, 0.99)
+
+
+def test_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
+    reference = make_trainer(tmp_path / "straight").fit()
+
+    def stop_after_four(record):
+        if record["step"] == 3:
+            raise KeyboardInterrupt
+
+    interrupted = make_trainer(tmp_path / "resumed", callbacks=[stop_after_four]).fit()
+    assert interrupted.interrupted and interrupted.steps == 4
+    payload = read_training_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    assert (payload["epoch"], payload["batch_in_epoch"]) == (1, 1)
+    resumed = make_trainer(tmp_path / "resumed").fit()
+    assert resumed.steps == 6
+    straight = [r["total"] for r in read_log(tmp_path / "straight")]
+    continued = [r["total"] for r in read_log(tmp_path / "resumed")]
+    assert continued == pytest.approx(straight, rel=1e-5)
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    make_trainer(tmp_path).fit()
+    with pytest.raises(ValueError, match="different configuration.*use_gst"):
+        make_trainer(tmp_path, use_gst=False).fit()
+
+
+def test_non_finite_loss_skips_the_step_and_keeps_training(tmp_path):
+    trainer = make_trainer(tmp_path)
+    trainer.loader[1]["masks"] = torch.full_like(trainer.loader[1]["masks"], math.nan)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        result = trainer.fit(epochs=1)
+    assert result.skipped_steps == 1 and result.steps == 3
+    assert [r["skipped"] for r in read_log(tmp_path)] == [False, True, False]
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+
+
+def test_checkpoint_reloads_the_trained_model(tmp_path):
+    trainer = make_trainer(tmp_path)
+    trainer.fit(epochs=1)
+    model = load_model_from_checkpoint(tmp_path / "checkpoint.pt")
+    images = torch.randn(3, 3, 64, 64)
+    trainer.model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(images).saliency, trainer.model(images).saliency)
+
+
+def test_foreign_and_truncated_checkpoints_are_clear_errors(tmp_path):
+    make_trainer(tmp_path).fit(epochs=1)
+    data = (tmp_path / "checkpoint.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_model_from_checkpoint(tmp_path / "truncated.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a gconet_lab training checkpoint"):
+        load_model_from_checkpoint(tmp_path / "foreign.pt")
+
+
+def test_short_training_learns_the_task(tmp_path):
+    """A trained tiny model beats its untrained self on held-out batches (BCE of Eq. 9)."""
+    config = make_config("tiny", epochs=1, lr=1e-3, use_racm=False, use_gst=False, use_acm=False)
+    torch.manual_seed(0)
+    model = GCoNetPlus(config)
+    held_out = synthetic_loader(2, seed=99)
+
+    def held_out_bce() -> float:
+        model.eval()
+        with torch.no_grad():
+            return sum(torch.nn.functional.binary_cross_entropy(model(b["images"][:2]).saliency, b["masks"][:2]).item() for b in held_out)
+
+    before = held_out_bce()
+    Trainer(model, config, synthetic_loader(40), tmp_path, device="cpu", progress=False).fit()
+    assert held_out_bce() < 0.7 * before
