@@ -20,7 +20,7 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .metrics import Evaluation, compare_folders, evaluate_folders, write_tables
+from .metrics import Evaluation, PySODEvaluator, evaluate_folders, write_tables
 
 
 def saliency_to_uint8(saliency: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -81,6 +81,6 @@ class DatasetScores:
 
 def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str | Path, progress: bool = True) -> DatasetScores:
     """Official metrics, pysodmetrics metrics and CSV tables for one predicted set."""
-    evaluation = evaluate_folders(pred_root, gt_root, progress=progress)
-    pysod = compare_folders(pred_root, gt_root, progress=False)["pysod"]
-    return DatasetScores(evaluation, pysod, write_tables(evaluation, table_dir))
+    pysod = PySODEvaluator()
+    evaluation = evaluate_folders(pred_root, gt_root, progress=progress, also=[pysod])
+    return DatasetScores(evaluation, pysod.results(), write_tables(evaluation, table_dir))

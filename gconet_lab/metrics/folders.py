@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -103,19 +104,24 @@ def evaluate_folders(
     gt_root: str | Path,
     groups: Iterable[str] | None = None,
     progress: bool = True,
+    also: Iterable[Any] = (),
 ) -> Evaluation:
     """Evaluate every prediction that has a mask, with the official protocol.
 
     ``groups`` restricts the evaluation to these group folders. With ``progress``, the pairing
-    counts are printed to stderr and a progress bar is shown.
+    counts are printed to stderr and a progress bar is shown. ``also`` takes other evaluators
+    with an ``add(pred, gt)`` method (e.g. ``PySODEvaluator``): they get the same loaded pairs,
+    so each file is read once however many toolboxes score it.
     """
     pairing = match_pairs(pred_root, gt_root, groups)
     if progress:
         print(pairing.describe(), file=sys.stderr)
-    evaluator = OfficialEvaluator()
+    evaluator, others = OfficialEvaluator(), list(also)
     for relpath in tqdm(pairing.matched, desc="evaluating", unit="img", disable=not progress):
         pred, gt = load_pair(Path(pred_root) / relpath, Path(gt_root) / relpath)
         evaluator.add(pred, gt, name=relpath)
+        for other in others:
+            other.add(pred, gt)
     return Evaluation(
         results=evaluator.results(),
         per_image=evaluator.per_image(),

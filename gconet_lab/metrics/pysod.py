@@ -26,10 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import py_sod_metrics as psm
-from tqdm import tqdm
 
-from gconet_lab.metrics.evaluator import OfficialEvaluator
-from gconet_lab.metrics.folders import load_pair, match_pairs
+from gconet_lab.metrics.folders import evaluate_folders
 
 __all__ = ["PySODEvaluator", "compare_folders", "format_comparison"]
 
@@ -82,15 +80,10 @@ def compare_folders(
 
     Returns ``{"official": {...}, "pysod": {...}}`` with the metrics in ``METRICS``.
     """
-    official, pysod = OfficialEvaluator(), PySODEvaluator()
-    pairing = match_pairs(pred_root, gt_root, groups)
-    for relpath in tqdm(pairing.matched, desc="evaluating twice", unit="img", disable=not progress):
-        pred, gt = load_pair(Path(pred_root) / relpath, Path(gt_root) / relpath)
-        official.add(pred, gt, name=relpath)
-        pysod.add(pred, gt)
-    official_results = official.results()
+    pysod = PySODEvaluator()
+    official = evaluate_folders(pred_root, gt_root, groups, progress, also=[pysod]).results
     return {
-        "official": {name: official_results[name] for name in METRICS},
+        "official": {name: official[name] for name in METRICS},
         "pysod": pysod.results(),
     }
 
