@@ -73,10 +73,14 @@ def save_training_checkpoint(path: str | os.PathLike, *, model, optimizer, scale
     )
 
 
+def is_training_checkpoint(payload: Any) -> bool:
+    return isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT
+
+
 def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """A gconet_lab checkpoint as a dict; a clear error for foreign or truncated files."""
     payload = read_checkpoint_file(path)
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+    if not is_training_checkpoint(payload):
         raise CheckpointError(
             f"{os.fspath(path)!r} is not a gconet_lab training checkpoint; official GCoNet+ weights load "
             "with gconet_lab.models.load_official_checkpoint"
@@ -84,16 +88,30 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-def load_model_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """Rebuild the model a training checkpoint was made with, in eval mode."""
+def model_from_training_checkpoint(payload: dict[str, Any], source: str | os.PathLike = "checkpoint"):
+    """Rebuild, in eval mode, the model a (read) training checkpoint was made with."""
     from .models import GCoNetPlus
 
-    payload = read_training_checkpoint(path)
     config = GCoNetConfig.from_dict(payload["config"])
-    model = GCoNetPlus(config.replace(pretrained=False))
+    model = GCoNetPlus(config.replace(pretrained=False))  # the weights come from the checkpoint
     model.config = config
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as error:
-        raise CheckpointError(f"{os.fspath(path)!r} does not fit its own configuration: {error}") from error
-    return model.to(device).eval()
+        raise CheckpointError(f"{os.fspath(source)!r} does not fit its own configuration: {error}") from error
+    return model.eval()
+
+
+def load_model_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Rebuild the model a training checkpoint was made with, in eval mode."""
+    return model_from_training_checkpoint(read_training_checkpoint(path), path).to(device)
+
+
+def load_any_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """A gconet_lab training checkpoint, or an official GCoNet+ file (then the official variant); read once."""
+    from .models import official_model
+
+    payload = read_checkpoint_file(path)
+    if is_training_checkpoint(payload):
+        return model_from_training_checkpoint(payload, path).to(device)
+    return official_model(payload, source=os.fspath(path)).to(device)

@@ -44,28 +44,13 @@ def cmd_train(args: argparse.Namespace) -> None:
           f"{result.seconds:.0f}s; checkpoint {result.checkpoint}")
 
 
-def load_any_model(checkpoint: str, device: str | None):
-    """A gconet_lab training checkpoint, or an official GCoNet+ file (then the official variant)."""
-    from .checkpoint import load_model_from_checkpoint
-    from .config import make_config
-    from .models import CheckpointError, GCoNetPlus, load_official_checkpoint
-
-    try:
-        return load_model_from_checkpoint(checkpoint, device or "cpu")
-    except CheckpointError as error:
-        if "not a gconet_lab training checkpoint" not in str(error):
-            raise
-    model = GCoNetPlus(make_config("paper", variant="official"))
-    load_official_checkpoint(model, checkpoint)
-    return model.to(device or "cpu").eval()
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .checkpoint import load_any_model
     from .data import index_set, make_test_loader
     from .evaluate import predict_dataset, score_predictions
     from .metrics import format_comparison
 
-    model = load_any_model(args.checkpoint, args.device)
+    model = load_any_model(args.checkpoint, args.device or "cpu")
     indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error")
     out = Path(args.out)
     predict_dataset(model, make_test_loader(indexed, model.config.image_size), out / "predictions", next(model.parameters()).device)
@@ -75,13 +60,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from .checkpoint import load_any_model
     from .data import prepare_image, read_image
     from .data.layout import is_data_file
     from .evaluate import predict_group, write_group
 
     import torch
 
-    model = load_any_model(args.checkpoint, args.device)
+    model = load_any_model(args.checkpoint, args.device or "cpu")
     folder = Path(args.images)
     groups = sorted(p for p in folder.iterdir() if p.is_dir()) or [folder]
     for group in groups:

@@ -20,10 +20,10 @@ from data_scripts.coco_groups import read_class_names, read_yolo_seg, write_grou
 from data_scripts.icoseg import convert_icoseg
 from data_scripts.synthetic import generate as generate_synthetic
 
-from .checkpoint import load_model_from_checkpoint
+from .checkpoint import model_from_training_checkpoint, read_training_checkpoint
 from .config import GCoNetConfig, make_config
 from .data import index_set, make_train_loader
-from .models import GCoNetPlus, load_official_checkpoint
+from .models import GCoNetPlus, official_model
 from .train import CHECKPOINT_NAME, Trainer, TrainResult
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
@@ -105,24 +105,16 @@ def get_trained_model(out_dir: str | Path = "outputs/cpu_model", official_checkp
     """
     official_checkpoint = official_checkpoint or os.environ.get("GCONET_OFFICIAL_CHECKPOINT")
     if official_checkpoint:
-        model = GCoNetPlus(make_config("paper", variant="official"))
-        load_official_checkpoint(model, official_checkpoint)
-        return model.eval()
+        return official_model(official_checkpoint)
     checkpoint = Path(out_dir) / CHECKPOINT_NAME
-    config = make_config("cpu")
     if checkpoint.exists():
-        model = load_model_from_checkpoint(checkpoint)
-        if model.config.epochs <= _completed_epochs(checkpoint):
-            return model
+        payload = read_training_checkpoint(checkpoint)
+        if payload["epoch"] >= payload["config"]["epochs"]:
+            return model_from_training_checkpoint(payload, checkpoint)
+    config = make_config("cpu")
     print(f"no trained cpu model at {checkpoint}: training the cpu preset ({config.epochs} epochs) ...")
     started = time.perf_counter()
     prepare_default_data(data_dir)
     trained = train(config, data_dir, out_dir, device=device)
     print(f"trained in {time.perf_counter() - started:.0f}s")
     return trained.model
-
-
-def _completed_epochs(checkpoint: Path) -> int:
-    from .checkpoint import read_training_checkpoint
-
-    return int(read_training_checkpoint(checkpoint)["epoch"])

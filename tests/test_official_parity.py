@@ -72,3 +72,13 @@ def test_parameter_count_matches_the_official_model_less_its_unused_modules():
     # 18,415,048 official parameters, of which 787,968 + 33 are never used (reference A.8, C.21)
     model = GCoNetPlus(make_config("paper", variant="official"))
     assert sum(p.numel() for p in model.parameters()) == 18_415_048 - 787_968 - 33
+
+
+def test_any_checkpoint_loader_recognises_an_official_file(fixture, tmp_path):
+    from gconet_lab.checkpoint import load_any_model
+
+    torch.save({"state_dict": fixture["state_dict"]}, tmp_path / "official.pth")
+    model = load_any_model(tmp_path / "official.pth")
+    assert model.config.variant == "official" and not model.training
+    with torch.no_grad():
+        assert (model(fixture["eval_input"]).saliency - fixture["eval_output"]).abs().max() <= 1e-5

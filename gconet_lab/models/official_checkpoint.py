@@ -79,12 +79,12 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {error}") from error
 
 
-def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | dict) -> None:
+def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | dict, source: str | None = None) -> None:
     """Load official GCoNet+ weights into ``model`` (built with ``variant="official"``).
 
     Raises :class:`CheckpointError` listing every missing and unexpected key when they don't fit.
     """
-    source = "checkpoint" if isinstance(checkpoint, dict) else os.fspath(checkpoint)
+    source = source or ("checkpoint" if isinstance(checkpoint, dict) else os.fspath(checkpoint))
     raw = checkpoint if isinstance(checkpoint, dict) else read_checkpoint_file(checkpoint)
     state = convert_official_state_dict(extract_state_dict(raw, source))
     expected = model.state_dict()
@@ -100,3 +100,13 @@ def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | d
                 lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
         raise CheckpointError("\n".join(lines))
     model.load_state_dict(state)
+
+
+def official_model(checkpoint: str | os.PathLike | dict, source: str | None = None) -> nn.Module:
+    """The official GCoNet+ (``paper`` preset, ``variant="official"``) with ``checkpoint``'s weights, in eval mode."""
+    from ..config import make_config
+    from .gconet_plus import GCoNetPlus
+
+    model = GCoNetPlus(make_config("paper", variant="official"))
+    load_official_checkpoint(model, checkpoint, source)
+    return model.eval()
