@@ -20,6 +20,7 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .data import Group, image_size
 from .metrics import Evaluation, PySODEvaluator, evaluate_folders, write_tables
 
 
@@ -63,12 +64,15 @@ def centre_prior_map(height: int, width: int, sigma: float = 0.25) -> np.ndarray
     return (np.exp(-distance / (2 * sigma**2)) * 255).astype(np.uint8)
 
 
-def predict_centre_prior(loader: Iterable[dict[str, Any]], out_dir: str | Path) -> Path:
-    """Write the centre-prior map of every test image, in the same layout as :func:`predict_dataset`."""
+def predict_centre_prior(groups: Iterable[Group], out_dir: str | Path) -> Path:
+    """Write the centre-prior map of every test image, in the same layout as :func:`predict_dataset`.
+
+    Only the image sizes are needed, so they are read from the file headers, not decoded.
+    """
     out_dir = Path(out_dir)
-    for item in loader:
-        maps = [centre_prior_map(int(h), int(w)) for h, w in item["sizes"].tolist()]
-        write_group(maps, item["names"], out_dir / item["set_name"] / item["group"])
+    for group in groups:
+        maps = [centre_prior_map(*image_size(sample.image)) for sample in group.samples]
+        write_group(maps, [sample.stem for sample in group.samples], out_dir / group.set_name / group.name)
     return out_dir
 
 

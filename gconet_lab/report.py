@@ -54,13 +54,14 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
     gconet = make_config("cpu")
     variants = {"GCoNet+ (cpu preset)": gconet, "without GAM and GCM": gconet.replace(use_gam=False, use_gcm=False)}
     histories, predictions = {}, {}
-    test_loader = make_test_loader(index_set(data_dir, TEST_SET), gconet.image_size)
+    test_set = index_set(data_dir, TEST_SET)
+    test_loader = make_test_loader(test_set, gconet.image_size)
     for index, (name, config) in enumerate(variants.items()):
         run_dir = out / f"run{index}"
         trained = train(config, data_dir, run_dir, epochs=epochs, device=device)
         histories[name] = trained.result.history
         predictions[name] = predict_dataset(trained.model, test_loader, run_dir / "predictions", device=next(trained.model.parameters()).device)
-    predictions["centre prior"] = predict_centre_prior(test_loader, out / "centre_prior")
+    predictions["centre prior"] = predict_centre_prior(test_set.groups, out / "centre_prior")
     gt_root = data_dir / "gts" / TEST_SET
     scores = {name: score_predictions(root / TEST_SET, gt_root, out / "tables" / name.replace(" ", "_").replace("(", "").replace(")", ""))
               for name, root in predictions.items()}

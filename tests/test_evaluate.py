@@ -32,3 +32,14 @@ def test_predict_dataset_writes_the_standard_layout(tmp_path):
     written = sorted(p.name for p in (tmp_path / "Set" / "my group").iterdir())
     assert written == ["a.png", "b c.png", "d'e.png"]
     assert Image.open(tmp_path / "Set" / "my group" / "d'e.png").size == (30, 100)
+
+
+def test_centre_prior_is_written_at_each_original_size(write_cosod_set, tmp_path):
+    from gconet_lab.data import index_set
+    from gconet_lab.evaluate import predict_centre_prior
+
+    root = write_cosod_set({"cat": 2, "dog": 1}, size=(24, 40))
+    predict_centre_prior(index_set(root, "Tiny").groups, tmp_path / "prior")
+    written = sorted(p.relative_to(tmp_path / "prior").as_posix() for p in (tmp_path / "prior").rglob("*.png"))
+    assert written == ["Tiny/cat/cat_00.png", "Tiny/cat/cat_01.png", "Tiny/dog/dog_00.png"]
+    assert Image.open(tmp_path / "prior" / "Tiny" / "dog" / "dog_00.png").size == (40, 24)
