@@ -42,6 +42,7 @@ from gconet_lab.data.io import image_size
 from gconet_lab.data.layout import Skip, is_data_file
 from gconet_lab.data.writer import (
     PlaceMode,
+    add_writer_arguments,
     place_file,
     safe_names,
     sample_paths,
@@ -283,9 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     coco.add_argument("images", type=Path, help="folder holding the JSON's file_name images")
     coco.add_argument("out", type=Path, help="output root (e.g. data_cache/cosod, git-ignored)")
     for command in (yolo, coco):
-        command.add_argument(
-            "--set-name", default="COCO-SEG", help="set folder name (default: COCO-SEG)"
-        )
+        add_writer_arguments(command, "COCO-SEG")
         command.add_argument(
             "--min-area",
             type=float,
@@ -297,12 +296,6 @@ def main(argv: list[str] | None = None) -> None:
             type=int,
             default=4,
             help="drop groups with fewer images (default 4)",
-        )
-        command.add_argument(
-            "--mode",
-            choices=["copy", "symlink"],
-            default="copy",
-            help="copy the images (default) or symlink them",
         )
     args = parser.parse_args(argv)
     skipped: list[Skip] = []

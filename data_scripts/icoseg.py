@@ -28,6 +28,7 @@ from gconet_lab.data.io import read_mask
 from gconet_lab.data.layout import IndexReport, index_dirs
 from gconet_lab.data.writer import (
     PlaceMode,
+    add_writer_arguments,
     place_file,
     safe_names,
     sample_paths,
@@ -84,13 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("source", type=Path, help="iCoseg folder holding images/ and ground_truth/")
     parser.add_argument("out", type=Path, help="output root (e.g. data_cache/cosod, git-ignored)")
-    parser.add_argument("--set-name", default="iCoseg", help="set folder name (default: iCoseg)")
-    parser.add_argument(
-        "--mode",
-        choices=["copy", "symlink"],
-        default="copy",
-        help="copy the images (default) or symlink them to the source files",
-    )
+    add_writer_arguments(parser, "iCoseg")
     args = parser.parse_args(argv)
     print(convert_icoseg(args.source, args.out, args.set_name, args.mode).summary())
 

@@ -37,12 +37,12 @@ def predict_group(model: torch.nn.Module, images: torch.Tensor, sizes: Iterable[
     device = torch.device(device)
     with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
         saliency = model(images.to(device)).saliency
-    return [saliency_to_uint8(map_, (int(h), int(w))) for map_, (h, w) in zip(saliency, sizes)]
+    return [saliency_to_uint8(map_, (int(h), int(w))) for map_, (h, w) in zip(saliency, sizes, strict=True)]
 
 
 def write_group(maps: list[np.ndarray], names: list[str], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for map_, name in zip(maps, names):
+    for map_, name in zip(maps, names, strict=True):
         Image.fromarray(map_).save(folder / f"{name}.png")
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import make_config
 from .data import index_set, make_test_loader, read_image, read_mask
+from .data.writer import safe_name
 from .evaluate import DatasetScores, predict_centre_prior, predict_dataset, score_predictions
 from .pipeline import TEST_SET, prepare_default_data, train
 from .viz import loss_curves, prediction_grid
@@ -63,13 +64,13 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
         predictions[name] = predict_dataset(trained.model, test_loader, run_dir / "predictions", device=next(trained.model.parameters()).device)
     predictions["centre prior"] = predict_centre_prior(test_set.groups, out / "centre_prior")
     gt_root = data_dir / "gts" / TEST_SET
-    scores = {name: score_predictions(root / TEST_SET, gt_root, out / "tables" / name.replace(" ", "_").replace("(", "").replace(")", ""))
+    scores = {name: score_predictions(root / TEST_SET, gt_root, out / "tables" / safe_name(name))
               for name, root in predictions.items()}
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     rows, titles = example_rows(data_dir, predictions)
     prediction_grid(rows, ["image", "ground truth", *predictions], titles).savefig(figures / "examples.png", dpi=110)
-    for index, (name, history) in enumerate(histories.items()):
+    for index, history in enumerate(histories.values()):
         if history:
             loss_curves(history, smooth=10).savefig(figures / f"losses_run{index}.png", dpi=110)
     report = out / "report.md"

@@ -10,6 +10,8 @@ Every function here overwrites its target, so running a conversion twice gives t
 
 from __future__ import annotations
 
+import argparse
+
 import csv
 import os
 import re
@@ -118,4 +120,17 @@ def sample_paths(
     return (
         out / "images" / set_name / group / f"{stem}{suffix}",
         out / "gts" / set_name / group / f"{stem}.png",
+    )
+
+
+def add_writer_arguments(parser: argparse.ArgumentParser, default_set_name: str) -> None:
+    """The ``--set-name`` and ``--mode`` options shared by the converters in ``data_scripts/``."""
+    parser.add_argument(
+        "--set-name", default=default_set_name, help=f"set folder name (default: {default_set_name})"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["copy", "symlink"],
+        default="copy",
+        help="copy the images (default) or symlink them to the source files",
     )
