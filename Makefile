@@ -1,6 +1,6 @@
 # Two commands from a fresh clone (Python >= 3.10 on PATH as python3):
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
-#   make test   install into .venv, then run the whole test suite
+#   make test   install into .venv, then run the whole test suite and every notebook (nbval, fast profile)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	GCONET_LAB_FAST=1 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider
 
 clean:
 	rm -rf outputs runs .pytest_cache

@@ -97,11 +97,14 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
 
 
 def get_trained_model(out_dir: str | Path = "outputs/cpu_model", official_checkpoint: str | Path | None = None,
-                      data_dir: str | Path = "outputs/data", device: str | None = None) -> GCoNetPlus:
+                      data_dir: str | Path = "outputs/data", device: str | None = None,
+                      epochs: int | None = None) -> GCoNetPlus:
     """The model the notebooks study: an official checkpoint if given, else the cached or newly trained ``cpu`` preset.
 
     ``official_checkpoint`` (or the environment variable ``GCONET_OFFICIAL_CHECKPOINT``) points to an
     official GCoNet+ ``.pth``; it is loaded into the ``paper`` preset with ``variant="official"``.
+    ``epochs`` shortens the training (the notebooks' fast profile); a cached checkpoint counts as
+    trained once it has reached that many epochs.
     """
     official_checkpoint = official_checkpoint or os.environ.get("GCONET_OFFICIAL_CHECKPOINT")
     if official_checkpoint:
@@ -109,9 +112,9 @@ def get_trained_model(out_dir: str | Path = "outputs/cpu_model", official_checkp
     checkpoint = Path(out_dir) / CHECKPOINT_NAME
     if checkpoint.exists():
         payload = read_training_checkpoint(checkpoint)
-        if payload["epoch"] >= payload["config"]["epochs"]:
+        if payload["epoch"] >= (epochs or payload["config"]["epochs"]):
             return model_from_training_checkpoint(payload, checkpoint)
-    config = make_config("cpu")
+    config = make_config("cpu", **({"epochs": epochs} if epochs else {}))
     print(f"no trained cpu model at {checkpoint}: training the cpu preset ({config.epochs} epochs) ...")
     started = time.perf_counter()
     prepare_default_data(data_dir)

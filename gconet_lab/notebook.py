@@ -1,0 +1,79 @@
+"""What every notebook starts with: the profile, the project's folders, the data and the trained model.
+
+The notebooks run at two scales from the same cells:
+
+* **full** (the default): what a user with time (or a GPU) runs;
+* **fast** (``GCONET_LAB_FAST=1``, set by the test command): smaller inputs and fewer steps, so
+  nbval can run every notebook in CI on 2 CPU cores.
+
+A cell asks for a scale-dependent value with :func:`pick` (``steps = pick(full=300, fast=20)``) and
+never tests the profile itself, so both scales run exactly the same code.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from .models import GCoNetPlus
+from .pipeline import get_trained_model, prepare_default_data
+
+FAST_PROFILE_ENV = "GCONET_LAB_FAST"
+T = TypeVar("T")
+
+
+def fast_profile() -> bool:
+    """True when ``$GCONET_LAB_FAST`` is set to anything but ``""`` or ``"0"``."""
+    return os.environ.get(FAST_PROFILE_ENV, "") not in ("", "0")
+
+
+def pick(full: T, fast: T) -> T:
+    """``fast`` under the fast profile, ``full`` otherwise."""
+    return fast if fast_profile() else full
+
+
+def project_root() -> Path:
+    """The clone's root (the folder with ``pyproject.toml``), found from the working directory upwards."""
+    start = Path.cwd().resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "gconet_lab").is_dir():
+            return folder
+    return Path(__file__).resolve().parents[1]
+
+
+def outputs_dir() -> Path:
+    """``<project>/outputs``: data, checkpoints and figures the notebooks write (git-ignored)."""
+    return project_root() / "outputs"
+
+
+def default_data() -> Path:
+    """The embedded default sets in the CoSOD layout (built once, offline): iCoseg, COCO128-SEG, Synthetic."""
+    return prepare_default_data(outputs_dir() / "data", verbose=False)
+
+
+def trained_model(device: str | None = None) -> GCoNetPlus:
+    """The model the notebooks study, in eval mode.
+
+    An official GCoNet+ checkpoint when ``$GCONET_OFFICIAL_CHECKPOINT`` names one; otherwise the
+    ``cpu`` preset from its cached checkpoint, trained first if there is none (one epoch under the
+    fast profile, the preset's epochs otherwise; it prints how long that took).
+    """
+    out_dir = outputs_dir() / pick("cpu_model", "cpu_model_fast")
+    model = get_trained_model(out_dir, data_dir=default_data(), device=device, epochs=pick(None, 1))
+    return model.eval()
+
+
+def setup(seed: int = 0) -> str:
+    """Seed Python, NumPy and torch; returns a one-line description of the profile."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return f"profile: {'fast' if fast_profile() else 'full'}"
+
+
+__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "trained_model"]
