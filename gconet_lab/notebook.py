@@ -20,8 +20,9 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from .config import make_config
 from .models import GCoNetPlus
-from .pipeline import get_trained_model, prepare_default_data
+from .pipeline import get_trained_model, prepare_default_data, train
 
 FAST_PROFILE_ENV = "GCONET_LAB_FAST"
 T = TypeVar("T")
@@ -68,6 +69,19 @@ def trained_model(device: str | None = None) -> GCoNetPlus:
     return model.eval()
 
 
+def trained_variant(name: str, epochs: int | None = None, progress: bool = False, **overrides) -> GCoNetPlus:
+    """The ``cpu`` preset changed by ``overrides`` (e.g. ``use_gam=False``), trained once and cached.
+
+    Checkpoints live under ``outputs/variants/<name>`` (``variants_fast`` under the fast profile);
+    ``epochs`` defaults to the preset's (1 under the fast profile). A cached run with the same
+    name but other overrides is refused with the options that differ.
+    """
+    config = make_config("cpu", **overrides)
+    out_dir = outputs_dir() / pick("variants", "variants_fast") / name
+    trained = train(config, default_data(), out_dir, epochs=epochs or pick(config.epochs, 1), progress=progress)
+    return trained.model.eval()
+
+
 def setup(seed: int = 0) -> str:
     """Seed Python, NumPy and torch; returns a one-line description of the profile."""
     random.seed(seed)
@@ -76,4 +90,4 @@ def setup(seed: int = 0) -> str:
     return f"profile: {'fast' if fast_profile() else 'full'}"
 
 
-__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "trained_model"]
+__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "trained_model", "trained_variant"]
