@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from data_scripts.coco_groups import read_class_names, read_yolo_seg, write_groups
 from data_scripts.icoseg import convert_icoseg
@@ -24,6 +26,7 @@ from .checkpoint import model_from_training_checkpoint, read_training_checkpoint
 from .config import GCoNetConfig, make_config
 from .data import index_set, make_train_loader
 from .models import GCoNetPlus, official_model
+from .models.gconet_plus import deepest_channels
 from .train import CHECKPOINT_NAME, Trainer, TrainResult
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
@@ -82,14 +85,19 @@ class TrainedModel:
 
 
 def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets: tuple[str, ...] = TRAIN_SETS,
-          epochs: int | None = None, device: str | None = None, progress: bool = True, callbacks=()) -> TrainedModel:
-    """Train ``config`` on ``sets`` of ``data_dir``; resumes from ``out_dir`` when a checkpoint is there."""
+          epochs: int | None = None, device: str | None = None, progress: bool = True, callbacks=(),
+          gam: Callable[[int], nn.Module] | None = None) -> TrainedModel:
+    """Train ``config`` on ``sets`` of ``data_dir``; resumes from ``out_dir`` when a checkpoint is there.
+
+    ``gam`` replaces GAM: it is called with the deepest encoder width and returns the relation
+    module (e.g. a student's class, see :class:`~gconet_lab.models.GCoNetPlus`).
+    """
     indexed = [index_set(data_dir, name) for name in sets]
     loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed)
     class_names = list(loader.dataset.class_names)  # groups too small to split are already left out
     config = config.replace(num_classes=len(class_names))
     torch.manual_seed(config.seed)
-    model = GCoNetPlus(config)
+    model = GCoNetPlus(config, gam=gam(deepest_channels(config)) if gam else None)
     trainer = Trainer(model, config, loader, out_dir, device=device, callbacks=callbacks,
                       class_names=class_names, progress=progress)
     result = trainer.fit(epochs)

@@ -24,13 +24,23 @@ from .gcm import GCMHead, collaborate
 from .vgg_encoder import VGG16BNEncoder
 
 
-def build_encoder(config: GCoNetConfig) -> nn.Module:
-    """The encoder named by ``config.encoder``; each returns five feature levels, shallow to deep."""
+def encoder_class(config: GCoNetConfig) -> type[nn.Module]:
+    """The encoder class named by ``config.encoder``; its ``channels`` lists the five levels' widths."""
     if config.encoder == "vgg16_bn":
-        return VGG16BNEncoder(pretrained=config.pretrained)
+        return VGG16BNEncoder
     from .efficientnet_encoder import EfficientNetLite0Encoder
 
-    return EfficientNetLite0Encoder(pretrained=config.pretrained)
+    return EfficientNetLite0Encoder
+
+
+def build_encoder(config: GCoNetConfig) -> nn.Module:
+    """The encoder named by ``config.encoder``; each returns five feature levels, shallow to deep."""
+    return encoder_class(config)(pretrained=config.pretrained)
+
+
+def deepest_channels(config: GCoNetConfig) -> int:
+    """Width C of the deepest encoder features, the (N, C, h, w) input of GAM or its replacement."""
+    return encoder_class(config).channels[-1]
 
 
 @dataclass

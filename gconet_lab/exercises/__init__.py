@@ -1,0 +1,25 @@
+"""Checkers for the classroom exercises in ``notebooks/exercises/``: one module per exercise.
+
+Each ``check_...`` runs a student's function or module on named inputs (edge cases included) and
+compares it with the library's reference implementation; the first difference raises
+:class:`ExerciseFailed` with a message that names the input, the expected and the received value.
+"""
+
+from .binarization import check_differentiable_binarization
+from .binarized_maps import check_uncertain_fraction, uncertain_fraction
+from .coco_group import check_class_mask
+from .feedback import ExerciseFailed
+from .gam_attention import check_group_affinity_attention
+from .gst import check_gst_loss
+from .relation_module import check_relation_module
+
+__all__ = [
+    "ExerciseFailed",
+    "check_class_mask",
+    "check_differentiable_binarization",
+    "check_group_affinity_attention",
+    "check_gst_loss",
+    "check_relation_module",
+    "check_uncertain_fraction",
+    "uncertain_fraction",
+]

@@ -1,0 +1,42 @@
+"""Short trainings and evaluations for the exercises that compare models (4, 5 and 6).
+
+At full scale a run is the ``cpu`` preset on the default training sets; under the fast profile it
+is the ``tiny`` preset for one epoch of the synthetic set, enough to check that everything runs.
+A run is trained from scratch in a temporary folder (a student's module may change between runs,
+so there is no checkpoint to resume); only the model comes back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from ..config import make_config
+from ..data import index_set, make_test_loader
+from ..evaluate import predict_dataset, score_predictions
+from ..models import GCoNetPlus
+from ..notebook import default_data, pick
+from ..pipeline import TRAIN_SETS, train
+
+
+def quick_train(gam: Callable[[int], nn.Module] | None = None, epochs: int | None = None, **overrides) -> GCoNetPlus:
+    """A briefly trained GCoNet+ with ``overrides`` (e.g. ``lambda_bce=0``) and GAM replaced by ``gam(channels)``."""
+    config = make_config(pick(full="cpu", fast="tiny"), **overrides)
+    with tempfile.TemporaryDirectory() as out:
+        trained = train(config, default_data(), out, sets=pick(full=TRAIN_SETS, fast=("Synthetic_train",)),
+                        epochs=epochs or pick(full=config.epochs, fast=1), progress=False, gam=gam)
+    return trained.model.eval()
+
+
+def evaluate_set(model: nn.Module, set_name: str, data_dir: Path | None = None, out: Path | None = None) -> dict[str, float]:
+    """Official-protocol metrics (S, maxF, maxE, MAE, ...) of ``model`` on one CoSOD-layout set."""
+    data_dir = data_dir or default_data()
+    loader = make_test_loader(index_set(data_dir, set_name), model.config.image_size)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(out or scratch)
+        predictions = predict_dataset(model, loader, folder / "predictions", device=next(model.parameters()).device, progress=False)
+        scores = score_predictions(predictions / set_name, data_dir / "gts" / set_name, folder / "tables", progress=False)
+    return scores.evaluation.results
