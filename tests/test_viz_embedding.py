@@ -1,0 +1,30 @@
+"""Feature-space plots draw what they are given (headless)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gconet_lab.data import prepare_image
+from gconet_lab.viz_embedding import embedding_panels, pair_matrix, to_uint8_images
+
+
+def test_to_uint8_images_undoes_the_input_normalisation():
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    shown = to_uint8_images(prepare_image(image, 16)[None])
+    assert len(shown) == 1 and shown[0].dtype == np.uint8
+    assert np.abs(shown[0].astype(int) - image).max() <= 1
+
+
+def test_embedding_panels_draw_one_series_per_group_in_each_panel():
+    points = np.arange(12, dtype=float).reshape(6, 2)
+    figure = embedding_panels({"before": points, "after": -points}, [0, 0, 1, 1, 2, 2], ["a", "b", "c"])
+    before, after = figure.axes
+    assert [a.get_title() for a in (before, after)] == ["before", "after"]
+    assert len(after.collections) == 3 and after.get_legend() is not None
+    assert np.array_equal(after.collections[1].get_offsets(), -points[2:4])
+
+
+def test_pair_matrix_writes_finite_values_only():
+    values = np.array([[np.nan, 0.5], [0.25, np.nan]])
+    axis = pair_matrix(values, ["x", "y"], "loss").axes[0]
+    assert sorted(text.get_text() for text in axis.texts) == ["0.25", "0.50"]
