@@ -1,0 +1,125 @@
+"""Widgets for the analysis notebooks: thin wiring of controls to the plain figure functions.
+
+:class:`FigureBrowser` redraws a figure whenever a control changes; the builders below only choose
+the controls and what to draw, with the functions of :mod:`gconet_lab.viz_analysis`. Tests change
+control values headless and check that the figure is redrawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+from .analysis import (
+    GroupBatch,
+    GroupPrediction,
+    group_names,
+    load_group,
+    predict_with_features,
+    worst_images,
+)
+from .data import read_mask
+from .models import GCoNetPlus
+from .viz_analysis import DECODER_LEVELS, decoder_features_figure, failure_figure
+
+
+class FigureBrowser:
+    """Controls above a figure: ``draw(**values)`` runs once now and again after every control change."""
+
+    def __init__(self, draw: Callable[..., plt.Figure], **controls: widgets.ValueWidget) -> None:
+        self.draw, self.controls = draw, controls
+        self.output = widgets.Output()
+        self.figure: plt.Figure | None = None
+        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.output])
+        for control in controls.values():
+            control.observe(self.redraw, names="value")
+        self.redraw()
+
+    def values(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def redraw(self, _change: dict | None = None) -> None:
+        """Draw the figure for the current values and show it in place of the last one."""
+        if self.figure is not None:
+            plt.close(self.figure)
+        self.figure = self.draw(**self.values())
+        plt.close(self.figure)  # shown through the output area only, not again by the inline backend
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(self.figure)
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def image_slider(description: str = "image") -> widgets.IntSlider:
+    return widgets.IntSlider(value=0, min=0, max=0, description=description, continuous_update=False)
+
+
+def follow_group(group: widgets.Dropdown, slider: widgets.IntSlider, count: Callable[[str], int]) -> None:
+    """Keep ``slider``'s range to the images of the selected group (registered before the browser redraws)."""
+    def update(_change: dict | None = None) -> None:
+        slider.max = count(group.value) - 1
+
+    update()
+    group.observe(update, names="value")
+
+
+def decoder_features_browser(models: Mapping[str, GCoNetPlus], data_dir: str | Path, set_name: str) -> FigureBrowser:
+    """Fig. 2 for any image of any group: choose the group, the image and one decoder level or all of them."""
+    image_size = next(iter(models.values())).config.image_size
+
+    @lru_cache(maxsize=4)
+    def predicted(group: str) -> tuple[GroupBatch, dict[str, GroupPrediction]]:
+        batch = load_group(data_dir, set_name, group, image_size)
+        return batch, {name: predict_with_features(model, batch) for name, model in models.items()}
+
+    def draw(group: str, image: int, level: int | None) -> plt.Figure:
+        batch, predictions = predicted(group)
+        index = min(image, len(batch) - 1)
+        by_model = {name: (p.features_of(index), p.saliency[index]) for name, p in predictions.items()}
+        levels = range(len(DECODER_LEVELS)) if level is None else [level]
+        return decoder_features_figure(batch.images[index], batch.masks[index], by_model, levels)
+
+    group = widgets.Dropdown(options=group_names(data_dir, set_name), description="group")
+    image = image_slider()
+    follow_group(group, image, lambda name: len(predicted(name)[0]))
+    level = widgets.Dropdown(options=[("all", None), *((name, i) for i, name in enumerate(DECODER_LEVELS))], description="level")
+    return FigureBrowser(draw, group=group, image=image, level=level)
+
+
+def failure_browser(per_image: list[dict], prediction_roots: Mapping[str, str | Path], data_dir: str | Path,
+                    set_name: str) -> FigureBrowser:
+    """Fig. 15: the worst images of each group by a metric of ``per_image``, with every model's prediction and errors.
+
+    ``prediction_roots`` maps a model's name to its predicted set, ``<root>/<group>/<name>.png``
+    (:func:`gconet_lab.evaluate.predict_dataset`); ``per_image`` ranks the images (usually the first model's).
+    """
+    groups = sorted({record["group"] for record in per_image})
+
+    @lru_cache(maxsize=4)
+    def loaded(group: str) -> GroupBatch:
+        return load_group(data_dir, set_name, group, image_size=32)  # only the original images are shown
+
+    def draw(group: str, rank: int, metric: str) -> plt.Figure:
+        ranked = worst_images(per_image, group, metric)
+        record = ranked[min(rank, len(ranked) - 1)]
+        batch = loaded(group)
+        index = batch.stems.index(record["name"])
+        predictions = {name: read_mask(Path(root) / group / f"{record['name']}.png") for name, root in prediction_roots.items()}
+        title = f"{record['name']}: S {record['S']:.3f}, maxF {record['maxF']:.3f}, MAE {record['MAE']:.3f}"
+        return failure_figure(batch.images[index], batch.masks[index], predictions, title)
+
+    group = widgets.Dropdown(options=groups, description="group")
+    rank = image_slider("rank (0 = worst)")
+    follow_group(group, rank, lambda name: sum(record["group"] == name for record in per_image))
+    metric = widgets.Dropdown(options=["S", "maxF", "maxE", "MAE"], description="worst by")
+    return FigureBrowser(draw, group=group, rank=rank, metric=metric)
+
+
+__all__ = ["FigureBrowser", "decoder_features_browser", "failure_browser", "follow_group"]

@@ -1,0 +1,69 @@
+"""The grad-cam wrapper of GCoNet+: maps at the images' size, and the group's mixing of gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gconet_lab.cam import (
+    CAM_METHODS,
+    CamModel,
+    NoTarget,
+    class_activation_maps,
+    class_targets,
+    group_class,
+    masked_inputs,
+    saliency_targets,
+)
+from gconet_lab.config import make_config
+from gconet_lab.models import GCoNetPlus
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    return torch.randn(3, 3, 64, 64)
+
+
+def tiny_model(**overrides) -> GCoNetPlus:
+    torch.manual_seed(0)
+    return GCoNetPlus(make_config("tiny", **overrides)).eval()
+
+
+def test_wrapper_returns_the_models_tensors(images):
+    model = tiny_model()
+    assert torch.equal(CamModel(model, "saliency")(images), model(images).saliency)
+    logits = CamModel(model, "class")(images)
+    assert logits.shape == (3, model.config.num_classes)
+    assert not model.encoder._forward_hooks  # the tap is removed after each call
+    with pytest.raises(ValueError, match="no class predictor"):
+        CamModel(tiny_model(use_acm=False, use_racm=False), "class")
+
+
+def test_every_method_gives_maps_of_the_images_size(images):
+    model = tiny_model()
+    targets = {"class": class_targets(group_class(model, images), 3), "saliency": saliency_targets(model, images)}
+    for output, output_targets in targets.items():
+        maps = class_activation_maps(model, images, output, output_targets)
+        assert list(maps) == list(CAM_METHODS)
+        for method, cams in maps.items():
+            assert cams.shape == (3, 64, 64), (output, method)
+            assert np.isfinite(cams).all() and cams.min() >= 0 and cams.max() <= 1
+
+
+def test_masked_inputs_black_out_the_background(images):
+    model = tiny_model()
+    masked = masked_inputs(model, images)
+    assert masked.shape == images.shape and not torch.equal(masked, images)
+
+
+def test_gam_mixes_one_images_saliency_gradients_into_the_others(images):
+    """Only image 0 is explained; its gradients reach the other images only through GAM's consensus."""
+    def other_images_cam(model: GCoNetPlus, output: str) -> float:
+        targets = saliency_targets(model, images) if output == "saliency" else class_targets(0, 3)
+        alone = [targets[0], NoTarget(), NoTarget()]
+        return float(class_activation_maps(model, images, output, alone, ["Grad-CAM"])["Grad-CAM"][1:].max())
+
+    assert other_images_cam(tiny_model(), "saliency") > 0
+    assert other_images_cam(tiny_model(use_gam=False, use_gcm=False), "saliency") == 0
+    assert other_images_cam(tiny_model(), "class") == 0  # the class branch sees one image at a time

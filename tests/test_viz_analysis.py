@@ -1,0 +1,74 @@
+"""Renderers and figures of the analysis notebooks (headless)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gconet_lab.apps import CoSegmentation
+from gconet_lab.viz_analysis import (
+    FALSE_COLOUR,
+    MISSED_COLOUR,
+    cam_figure,
+    channel_mean,
+    cosegmentation_figure,
+    cutout,
+    decoder_features_figure,
+    draw_boxes,
+    error_overlay,
+    error_regions,
+    failure_figure,
+    pca_rgb,
+    thumbnails_figure,
+)
+
+
+def test_channel_mean_shows_where_the_features_respond():
+    features = torch.zeros(4, 5, 6)
+    features[:, 1, 2] = 3.0
+    mean = channel_mean(features)
+    assert mean.shape == (5, 6) and mean[1, 2] == 1.0 and mean.sum() == 1.0
+
+
+def test_pca_rgb_separates_two_kinds_of_pixels_and_pads_missing_components():
+    features = torch.zeros(8, 4, 4)
+    features[:, :, :2] = torch.randn(8, 1, 1)  # left half: one feature vector, right half: zeros
+    rgb = pca_rgb(features + 1e-3 * torch.randn(8, 4, 4))
+    assert rgb.shape == (4, 4, 3) and 0 <= rgb.min() and rgb.max() <= 1
+    assert abs(rgb[:, :2, 0].mean() - rgb[:, 2:, 0].mean()) > 0.9  # the first component splits the halves
+    assert (pca_rgb(torch.randn(2, 3, 3))[..., 2] == 0).all()  # two channels: two components
+
+
+def test_error_regions_and_overlay_colour_missed_and_false_pixels():
+    truth = np.zeros((4, 4), np.float32)
+    truth[:2] = 1.0
+    prediction = np.zeros((4, 4), np.uint8)
+    prediction[1:3] = 255
+    missed, false = error_regions(truth, prediction)
+    assert missed.nonzero()[0].tolist() == [0] * 4 and false.nonzero()[0].tolist() == [2] * 4
+    overlay = error_overlay(np.zeros((4, 4, 3), np.uint8), truth, prediction, alpha=1.0)
+    assert tuple(overlay[0, 0]) == MISSED_COLOUR and tuple(overlay[2, 0]) == FALSE_COLOUR
+    assert tuple(overlay[1, 0]) == (0, 0, 0) and tuple(overlay[3, 0]) == (0, 0, 0)
+
+
+def test_draw_boxes_and_cutout():
+    image = np.zeros((10, 10, 3), np.uint8)
+    boxed = draw_boxes(image, [(2, 2, 8, 8)], [(255, 0, 0)], thickness=1)
+    assert tuple(boxed[2, 5]) == (255, 0, 0) and tuple(boxed[5, 5]) == (0, 0, 0) and image.max() == 0
+    mask = np.zeros((10, 10), bool)
+    mask[:5] = True
+    cut = cutout(np.full((10, 10, 3), 7, np.uint8), mask)
+    assert (cut[:5] == 7).all() and (cut[5:] == 255).all()
+
+
+def test_figures_have_a_panel_per_picture():
+    image, truth = np.zeros((16, 16, 3), np.uint8), np.ones((16, 16), np.float32)
+    features = [torch.randn(8, 2, 2), torch.randn(4, 16, 16)]
+    figure = decoder_features_figure(image, truth, {"A": (features, truth), "B": (features, truth)}, levels=[0, 1])
+    assert len(figure.axes) == 4 * 4 and figure.axes[1].get_title() == "p5" and figure.axes[4].get_ylabel() == "A: PCA"
+    cams = {"ACM": {"Grad-CAM": truth, "EigenCAM": truth}, "saliency": {"Grad-CAM": truth, "EigenCAM": truth}}
+    assert len(cam_figure(image, cams).axes) == 2 * 3
+    assert len(failure_figure(image, truth, {"A": truth, "B": truth}, "x").axes) == 6
+    result = CoSegmentation(truth > 0, truth > 0)
+    assert len(cosegmentation_figure([image], [truth], [result], [truth]).axes) == 6
+    assert len(thumbnails_figure([image, image], [((1, 1, 5, 5), (0, 0, 8, 8))] * 2).axes) == 4

@@ -1,0 +1,54 @@
+"""Widgets redraw when a control changes (headless)."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+from PIL import Image
+
+from gconet_lab.config import make_config
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.viz import prediction_grid
+from gconet_lab.widgets import FigureBrowser, decoder_features_browser, failure_browser
+
+
+def test_figure_browser_redraws_on_every_change():
+    calls = []
+
+    def draw(size: int):
+        calls.append(size)
+        return prediction_grid([{"map": np.zeros((size, size))}], ["map"])
+
+    slider = widgets.IntSlider(value=4, min=2, max=8)
+    browser = FigureBrowser(draw, size=slider)
+    first = browser.figure
+    slider.value = 6
+    assert calls == [4, 6] and browser.figure is not first
+    assert browser.figure.axes[0].images[0].get_array().shape == (6, 6)
+
+
+def test_decoder_features_browser_follows_group_image_and_level(write_cosod_set):
+    root = write_cosod_set({"a": 3, "b": 2})
+    model = GCoNetPlus(make_config("tiny"))
+    browser = decoder_features_browser({"A": model, "B": model}, root, "Tiny")
+    image, group, level = (browser.controls[name] for name in ("image", "group", "level"))
+    assert image.max == 2 and len(browser.figure.axes) == 4 * 8  # two models x (mean, PCA), all six levels
+    image.value = 2
+    group.value = "b"
+    assert image.max == 1 and image.value == 1
+    level.value = 0
+    assert len(browser.figure.axes) == 4 * 3 and browser.figure.axes[1].get_title() == "p5"
+
+
+def test_failure_browser_shows_the_ranked_image(write_cosod_set, tmp_path):
+    root = write_cosod_set({"a": 3})
+    predictions = tmp_path / "preds"
+    (predictions / "a").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((24, 32), 80 * i, np.uint8)).save(predictions / "a" / f"a_{i:02d}.png")
+    per_image = [{"group": "a", "name": f"a_{i:02d}", "S": s, "maxF": s, "maxE": s, "MAE": 1 - s}
+                 for i, s in enumerate((0.5, 0.1, 0.9))]
+    browser = failure_browser(per_image, {"A": predictions}, root, "Tiny")
+    assert browser.controls["rank"].max == 2 and "a_01" in browser.figure.axes[0].get_ylabel()
+    browser.controls["rank"].value = 2
+    assert "a_02" in browser.figure.axes[0].get_ylabel() and len(browser.figure.axes) == 4
