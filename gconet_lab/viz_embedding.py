@@ -8,14 +8,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import denormalize
-
-
-def to_uint8_images(images: torch.Tensor) -> list[np.ndarray]:
-    """ImageNet-normalised (B, 3, H, W) tensors -> a list of (H, W, 3) uint8 arrays for display."""
-    pixels = denormalize(images.detach().float()).mul(255).round().to(torch.uint8)
-    return list(pixels.permute(0, 2, 3, 1).cpu().numpy())
-
 
 def embedding_panels(panels: Mapping[str, np.ndarray | torch.Tensor], labels: Sequence[int], names: Sequence[str],
                      cell: float = 3.2) -> plt.Figure:
@@ -56,4 +48,4 @@ def pair_matrix(values: np.ndarray, names: Sequence[str], title: str, cell: floa
     return figure
 
 
-__all__ = ["embedding_panels", "pair_matrix", "to_uint8_images"]
+__all__ = ["embedding_panels", "pair_matrix"]
