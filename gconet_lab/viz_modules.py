@@ -35,6 +35,16 @@ def uncertain_fraction(maps: Tensor, low: float = 0.1, high: float = 0.9) -> flo
     return float(((values > low) & (values < high)).float().mean())
 
 
+def effective_count(weights: Tensor) -> float:
+    """exp(entropy) of a distribution: how many equally weighted entries it is worth (1 for one-hot, n for uniform).
+
+    Tells how many of the group's pixels GAM's softmax (Sec. 3.2) really attends to.
+    """
+    p = weights.detach().flatten().double()
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
 def group_map_grid(images: np.ndarray, rows: Mapping[str, Tensor], heatmaps: Collection[str] = (),
                    column_titles: Sequence[str] | None = None, cell: float = 1.3) -> plt.Figure:
     """The group's images in the first row, then one row per named stack of maps (N, 1, h, w).

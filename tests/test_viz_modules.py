@@ -11,6 +11,7 @@ from gconet_lab.viz_modules import (
     affinity_heatmap,
     binarization_explorer,
     display_images,
+    effective_count,
     group_map_grid,
     pixel_histograms,
     resize_maps,
@@ -34,6 +35,13 @@ def test_resize_maps_keeps_a_constant_map_constant():
 def test_uncertain_fraction_counts_values_strictly_inside_the_band():
     values = torch.tensor([0.0, 0.05, 0.1, 0.5, 0.89, 0.9, 1.0, 0.3])
     assert uncertain_fraction(values) == pytest.approx(3 / 8)  # 0.5, 0.89, 0.3
+
+
+def test_effective_count_of_uniform_one_hot_and_two_level_weights():
+    assert effective_count(torch.full((2, 4), 1 / 8)) == pytest.approx(8.0)
+    assert effective_count(torch.tensor([0.0, 1.0, 0.0])) == pytest.approx(1.0)
+    p = torch.tensor([0.5, 0.25, 0.25])  # entropy 1.5 ln 2 -> 2 ** 1.5
+    assert effective_count(p) == pytest.approx(2**1.5)
 
 
 def test_group_map_grid_scales_heatmap_rows_by_the_group_maximum():
