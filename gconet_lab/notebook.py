@@ -57,6 +57,16 @@ def default_data() -> Path:
     return prepare_default_data(outputs_dir() / "data", verbose=False)
 
 
+def trained_model_dir() -> Path:
+    """Where :func:`trained_model` keeps the ``cpu`` preset's run: ``outputs/cpu_model`` (``cpu_model_fast``)."""
+    return outputs_dir() / pick("cpu_model", "cpu_model_fast")
+
+
+def variants_dir() -> Path:
+    """Where :func:`trained_variant` keeps one folder per variant: ``outputs/variants`` (``variants_fast``)."""
+    return outputs_dir() / pick("variants", "variants_fast")
+
+
 def trained_model(device: str | None = None) -> GCoNetPlus:
     """The model the notebooks study, in eval mode.
 
@@ -64,8 +74,7 @@ def trained_model(device: str | None = None) -> GCoNetPlus:
     ``cpu`` preset from its cached checkpoint, trained first if there is none (one epoch under the
     fast profile, the preset's epochs otherwise; it prints how long that took).
     """
-    out_dir = outputs_dir() / pick("cpu_model", "cpu_model_fast")
-    model = get_trained_model(out_dir, data_dir=default_data(), device=device, epochs=pick(None, 1))
+    model = get_trained_model(trained_model_dir(), data_dir=default_data(), device=device, epochs=pick(None, 1))
     return model.eval()
 
 
@@ -77,8 +86,7 @@ def trained_variant(name: str, epochs: int | None = None, progress: bool = False
     name but other overrides is refused with the options that differ.
     """
     config = make_config("cpu", **overrides)
-    out_dir = outputs_dir() / pick("variants", "variants_fast") / name
-    trained = train(config, default_data(), out_dir, epochs=epochs or pick(config.epochs, 1), progress=progress)
+    trained = train(config, default_data(), variants_dir() / name, epochs=epochs or pick(config.epochs, 1), progress=progress)
     return trained.model.eval()
 
 
@@ -90,4 +98,4 @@ def setup(seed: int = 0) -> str:
     return f"profile: {'fast' if fast_profile() else 'full'}"
 
 
-__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "trained_model", "trained_variant"]
+__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "trained_model", "trained_model_dir", "trained_variant", "variants_dir"]
