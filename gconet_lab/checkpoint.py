@@ -2,7 +2,8 @@
 
 A checkpoint is written to a temporary file in the same folder, flushed to disk, then renamed over
 the old one (``os.replace`` is atomic on POSIX and Windows), so a process killed mid-save leaves the
-previous checkpoint intact.
+previous checkpoint intact. The temporary file such a process leaves behind is removed by the next
+save to the same path.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import GCoNetConfig
+from .config import ConfigError, GCoNetConfig
 from .models.official_checkpoint import CheckpointError, read_checkpoint_file
 
 CHECKPOINT_FORMAT = "gconet_lab/1"
@@ -37,10 +38,18 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _temporary_files(path: Path) -> list[Path]:
+    """The temporary files of :func:`atomic_save` for ``path`` (left over when a save was killed)."""
+    prefix = f".{path.name}."
+    return [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+
+
 def atomic_save(payload: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` so that readers only ever see the old or the new complete file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in _temporary_files(path):
+        leftover.unlink(missing_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
@@ -51,6 +60,13 @@ def atomic_save(payload: Any, path: str | os.PathLike) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def estimated_checkpoint_bytes(model: torch.nn.Module) -> int:
+    """About the size of a training checkpoint: the model's tensors and Adam's two moments per trainable weight."""
+    weights = sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
+    moments = sum(2 * p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return weights + moments
 
 
 def save_training_checkpoint(path: str | os.PathLike, *, model, optimizer, scaler, config: GCoNetConfig,
@@ -92,7 +108,10 @@ def model_from_training_checkpoint(payload: dict[str, Any], source: str | os.Pat
     """Rebuild, in eval mode, the model a (read) training checkpoint was made with."""
     from .models import GCoNetPlus
 
-    config = GCoNetConfig.from_dict(payload["config"])
+    try:
+        config = GCoNetConfig.from_dict(payload["config"])
+    except ConfigError as error:
+        raise CheckpointError(f"{os.fspath(source)!r} was written with another configuration format: {error}") from error
     model = GCoNetPlus(config.replace(pretrained=False))  # the weights come from the checkpoint
     model.config = config
     try:

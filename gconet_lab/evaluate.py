@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .data import Group, image_size
 from .metrics import Evaluation, PySODEvaluator, evaluate_folders, write_tables
+from .storage import ensure_writable_folder
 
 
 def saliency_to_uint8(saliency: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -48,8 +49,11 @@ def write_group(maps: list[np.ndarray], names: list[str], folder: Path) -> None:
 
 def predict_dataset(model: torch.nn.Module, loader: Iterable[dict[str, Any]], out_dir: str | Path,
                     device: torch.device | str = "cpu", progress: bool = True) -> Path:
-    """Write ``<out>/<set>/<group>/<name>.png`` for every group the loader yields; returns ``out``."""
-    out_dir = Path(out_dir)
+    """Write ``<out>/<set>/<group>/<name>.png`` for every group the loader yields; returns ``out``.
+
+    ``out`` is checked for write access before the first group is predicted.
+    """
+    out_dir = ensure_writable_folder(out_dir)
     for item in tqdm(loader, desc="predicting groups", unit="group", disable=not progress):
         maps = predict_group(model, item["images"], item["sizes"].tolist(), device)
         write_group(maps, item["names"], out_dir / item["set_name"] / item["group"])
@@ -69,7 +73,7 @@ def predict_centre_prior(groups: Iterable[Group], out_dir: str | Path) -> Path:
 
     Only the image sizes are needed, so they are read from the file headers, not decoded.
     """
-    out_dir = Path(out_dir)
+    out_dir = ensure_writable_folder(out_dir)
     for group in groups:
         maps = [centre_prior_map(*image_size(sample.image)) for sample in group.samples]
         write_group(maps, [sample.stem for sample in group.samples], out_dir / group.set_name / group.name)

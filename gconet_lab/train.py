@@ -3,15 +3,23 @@
 Each step takes a two-group batch (Eq. 16), computes the objective of Eq. 11 with its per-term
 breakdown, and takes one Adam step (lr 3e-4, betas (0.9, 0.99); the encoder may get a smaller
 learning rate).  Every step is appended to ``log.jsonl``; a checkpoint is written atomically at the
-end of every epoch and when the run is interrupted (Ctrl-C), and ``resume=True`` continues from it.
+end of every epoch and when the run is interrupted (Ctrl-C) or stopped by an error (e.g. a corrupt
+image), and ``resume=True`` continues from it on the same trajectory, inside an epoch too.
 Callbacks receive every step's record, so a notebook can plot live.
+
+Faults (see :meth:`Trainer.fit` and :meth:`Trainer.train_step`): the output folder is checked for
+write access and free space before the first step; a step whose output or loss is not finite, after
+the CEM's own k fallback, is skipped with a warning and marked ``"skipped": true`` in the log.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
 import random
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -23,9 +31,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import read_training_checkpoint, restore_rng_state, save_training_checkpoint
+from .checkpoint import (
+    estimated_checkpoint_bytes,
+    read_training_checkpoint,
+    restore_rng_state,
+    save_training_checkpoint,
+)
 from .config import GCoNetConfig
+from .data.sampling import GroupPairSampler
 from .losses import GCoNetLoss
+from .storage import ensure_writable_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
@@ -55,6 +70,14 @@ def make_optimizer(model: torch.nn.Module, config: GCoNetConfig) -> torch.optim.
     if backbone:
         groups.append({"params": backbone, "lr": config.lr * config.backbone_lr_scale, "name": "backbone"})
     return torch.optim.Adam(groups, betas=config.betas)
+
+
+def non_finite_outputs(output: Any) -> list[str]:
+    """Names of the tensor fields of a model output (a dataclass) that hold NaN or inf."""
+    return [
+        f.name for f in dataclasses.fields(output)
+        if isinstance(value := getattr(output, f.name), torch.Tensor) and not torch.isfinite(value).all()
+    ]
 
 
 @dataclass
@@ -131,19 +154,26 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def train_step(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Forward, Eq. 11, backward, Adam; a non-finite loss skips the update with a warning."""
+        """Forward, Eq. 11, backward, Adam; a non-finite output or loss skips the update with a warning.
+
+        The check comes after the model's own remedy: the CEM already recomputes Eq. 3 with the
+        fallback k when k = 300 overflows (Sec. 4.3), so only what that cannot fix is skipped.
+        """
         images = batch["images"].to(self.device, non_blocking=True)
         masks = batch["masks"].to(self.device, non_blocking=True)
         class_ids = batch["class_ids"].to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
             output = self.model(images)
-            losses = self.criterion(output, masks, class_ids)
-        record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, **losses.as_floats()}
-        record["skipped"] = not math.isfinite(record["total"])
-        if record["skipped"]:
-            self.skipped_steps += 1
-            warnings.warn(f"step {self.step}: non-finite loss {record}; update skipped", RuntimeWarning, stacklevel=2)
+            non_finite = non_finite_outputs(output)  # BCE would raise on a NaN map, so check first
+            losses = None if non_finite else self.criterion(output, masks, class_ids)
+        record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "total": math.nan}
+        if losses is not None:
+            record.update(losses.as_floats())
+            non_finite = [] if math.isfinite(record["total"]) else ["loss"]
+        record["skipped"] = bool(non_finite)
+        if non_finite:
+            self.skip_step(record, non_finite)
         elif self.scaler is not None:
             self.scaler.scale(losses.total).backward()
             self.scaler.step(self.optimizer)
@@ -153,12 +183,20 @@ class Trainer:
             self.optimizer.step()
         return record
 
+    def skip_step(self, record: dict[str, Any], non_finite: list[str]) -> None:
+        """Count, log and announce a step whose ``non_finite`` outputs (or loss) leave nothing to learn from."""
+        self.skipped_steps += 1
+        record["non_finite"] = non_finite
+        warnings.warn(f"step {self.step}: non-finite {', '.join(non_finite)}; update skipped ({record})",
+                      RuntimeWarning, stacklevel=3)
+
     # ------------------------------------------------------------------ the loop
     def fit(self, epochs: int | None = None, resume: bool = True) -> TrainResult:
+        """Train up to ``epochs``; the output folder is checked first, so a full disk fails before any step."""
         epochs = self.config.epochs if epochs is None else epochs
+        ensure_writable_folder(self.out_dir, estimated_checkpoint_bytes(self.model))
         if resume:
             self.resume()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         start, interrupted = time.perf_counter(), False
         self.model.train()
         try:
@@ -172,19 +210,33 @@ class Trainer:
             interrupted = True
             self.save()
             print(f"\ninterrupted: checkpoint saved to {self.checkpoint_path}; run again to resume")
+        except Exception:  # e.g. a corrupt image mid-epoch: keep the steps trained so far, then report
+            self.save()
+            print(f"\nstopped by an error after step {self.step}: checkpoint saved to {self.checkpoint_path}; "
+                  "fix the problem and run again to resume", file=sys.stderr)
+            raise
         return TrainResult(self.step, self.epoch, self.skipped_steps, interrupted, time.perf_counter() - start,
                            self.checkpoint_path, self.history)
 
-    def run_epoch(self, log, epochs: int) -> None:
+    def epoch_batches(self) -> Iterable[dict[str, Any]]:
+        """This epoch's batches from ``batch_in_epoch`` on (more than 0 when resuming inside an epoch).
+
+        A :class:`GroupPairSampler` skips the trained batches without loading their images; any
+        other loader is iterated past them.
+        """
         sampler = getattr(self.loader, "sampler", None)
+        if isinstance(sampler, GroupPairSampler):
+            sampler.set_epoch(self.epoch, start=self.batch_in_epoch)
+            return self.loader
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
+        return itertools.islice(self.loader, self.batch_in_epoch, None)
+
+    def run_epoch(self, log, epochs: int) -> None:
         total = len(self.loader) if hasattr(self.loader, "__len__") else None
-        bar = tqdm(self.loader, total=total, desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress,
-                   initial=0, leave=False, dynamic_ncols=True)
-        for index, batch in enumerate(bar):
-            if index < self.batch_in_epoch:  # resuming inside an epoch: these batches were trained
-                continue
+        bar = tqdm(self.epoch_batches(), total=total, desc=f"epoch {self.epoch + 1}/{epochs}",
+                   disable=not self.progress, initial=self.batch_in_epoch, leave=False, dynamic_ncols=True)
+        for index, batch in enumerate(bar, start=self.batch_in_epoch):
             started = time.perf_counter()
             record = self.train_step(batch)
             record["seconds"] = time.perf_counter() - started

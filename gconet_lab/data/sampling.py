@@ -99,26 +99,38 @@ class GroupPairSampler(Sampler[PairDraw]):
         self.max_group_size = max_group_size
         self.seed = seed
         self.epoch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Make the next iteration produce epoch ``epoch`` (e.g. when resuming training)."""
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Make the next iteration produce epoch ``epoch`` from its draw ``start`` on.
+
+        ``start > 0`` resumes inside an epoch: the draws before it are computed (so the random
+        stream is the same) but not yielded, so their images are never loaded.
+        """
+        if not 0 <= start <= len(self.group_sizes):
+            raise ValueError(f"start must be in 0..{len(self.group_sizes)} (steps per epoch), got {start}")
         self.epoch = epoch
+        self.start = start
 
     def __len__(self) -> int:
+        """Steps in a whole epoch (one per group), whatever ``start`` is."""
         return len(self.group_sizes)
 
     def __iter__(self) -> Iterator[PairDraw]:
-        """The draws of the current epoch; the epoch counter then advances by one."""
+        """The draws of the current epoch from ``start`` on; then the epoch advances, ``start`` resets."""
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch]))
+        start, self.start = self.start, 0
         self.epoch += 1
-        for a in rng.permutation(len(self.group_sizes)):
+        for index, a in enumerate(rng.permutation(len(self.group_sizes))):
             partners = np.flatnonzero(self.class_ids != self.class_ids[a])
             b = int(rng.choice(partners))
             n = group_size_n(self.group_sizes[a], self.group_sizes[b], self.max_group_size)
-            yield PairDraw(
+            draw = PairDraw(
                 group_a=int(a),
                 group_b=b,
                 images_a=tuple(int(i) for i in rng.choice(self.group_sizes[a], n, replace=False)),
                 images_b=tuple(int(i) for i in rng.choice(self.group_sizes[b], n, replace=False)),
                 seed=int(rng.integers(2**63)),
             )
+            if index >= start:
+                yield draw
