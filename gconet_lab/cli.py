@@ -60,14 +60,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    import torch
+
     from .checkpoint import load_any_model
     from .data import prepare_image, read_image
     from .data.layout import is_data_file
     from .evaluate import predict_group, write_group
-
-    import torch
+    from .storage import ensure_writable_folder
 
     model = load_any_model(args.checkpoint, args.device or "cpu")
+    ensure_writable_folder(args.out)
     folder = Path(args.images)
     groups = sorted(p for p in folder.iterdir() if p.is_dir()) or [folder]
     for group in groups:
@@ -164,8 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    args.func(args)
+    """Run one command; a problem with the user's files or options ends with one clear line, exit status 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .config import ConfigError  # imported here so that --help stays fast
+    from .data import DataError
+    from .models import CheckpointError
+    from .storage import OutputFolderError
+
+    try:
+        args.func(args)
+    except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError) as error:
+        parser.exit(2, f"gconet-lab {args.command}: error: {error}\n")
 
 
 if __name__ == "__main__":
