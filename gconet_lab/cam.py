@@ -107,5 +107,23 @@ def class_activation_maps(model: GCoNetPlus, images: Tensor, output: Output, tar
     return maps
 
 
+def target_gradient_norms(model: GCoNetPlus, images: Tensor, output: Output, targets: Sequence[Callable]) -> Tensor:
+    """The norm of the summed targets' gradient at each image's x5, (B,): how much each image's features move them.
+
+    With one image's target alone (the others :class:`NoTarget`), a non-zero norm at another image is the
+    gradient mixing that grad-cam cannot separate; unlike a CAM, it is not cut by a ReLU nor rescaled per image.
+    """
+    wrapped = CamModel(model, output)
+    deepest: list[Tensor] = []
+    handle = wrapped.target_layer.register_forward_hook(lambda _module, _inputs, x5: deepest.append(x5))
+    try:
+        result = wrapped(images)
+    finally:
+        handle.remove()
+    total = sum(target(one) for target, one in zip(targets, result, strict=True))
+    (gradient,) = torch.autograd.grad(total, deepest[0])
+    return gradient.flatten(1).norm(dim=1)
+
+
 __all__ = ["CAM_METHODS", "CamModel", "NoTarget", "class_activation_maps", "class_targets", "group_class", "masked_inputs",
-           "saliency_targets"]
+           "saliency_targets", "target_gradient_norms"]

@@ -151,6 +151,24 @@ def failure_figure(image: np.ndarray, truth: np.ndarray, predictions: Mapping[st
     return figure
 
 
+def paired_scores_figure(per_image_a: Sequence[dict], per_image_b: Sequence[dict], names: tuple[str, str],
+                         metric: str = "S") -> plt.Figure:
+    """Two models on the same images: one point per image, ``metric`` of model A against model B.
+
+    Records are matched by (group, name); points above the diagonal are images where B scores higher.
+    """
+    scores_b = {(record["group"], record["name"]): record[metric] for record in per_image_b}
+    pairs = np.array([(record[metric], scores_b[(record["group"], record["name"])]) for record in per_image_a])
+    figure, axis = plt.subplots(figsize=(3.6, 3.6))
+    axis.scatter(pairs[:, 0], pairs[:, 1], s=10, alpha=0.7)
+    low, high = float(np.nanmin(pairs)), float(np.nanmax(pairs))
+    axis.plot([low, high], [low, high], color="grey", linewidth=1)
+    axis.set_xlabel(f"{names[0]}: {metric}")
+    axis.set_ylabel(f"{names[1]}: {metric}")
+    figure.tight_layout()
+    return figure
+
+
 def cosegmentation_figure(images: Sequence[np.ndarray], saliencies: Sequence[np.ndarray],
                           results: Sequence[CoSegmentation], truths: Sequence[np.ndarray]) -> plt.Figure:
     """Fig. 16: per image, the co-saliency map, its threshold, GrabCut's mask, the ground truth and the cut-out."""
@@ -171,4 +189,4 @@ def thumbnails_figure(images: Sequence[np.ndarray], boxes: Sequence[tuple[Box, B
 
 __all__ = ["DECODER_LEVELS", "FALSE_COLOUR", "MISSED_COLOUR", "cam_figure", "cam_overlay", "channel_mean",
            "cosegmentation_figure", "cutout", "decoder_features_figure", "draw_boxes", "error_overlay", "error_regions",
-           "failure_figure", "normalize", "pca_rgb", "thumbnails_figure"]
+           "failure_figure", "normalize", "paired_scores_figure", "pca_rgb", "thumbnails_figure"]

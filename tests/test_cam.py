@@ -15,6 +15,7 @@ from gconet_lab.cam import (
     group_class,
     masked_inputs,
     saliency_targets,
+    target_gradient_norms,
 )
 from gconet_lab.config import make_config
 from gconet_lab.models import GCoNetPlus
@@ -57,13 +58,24 @@ def test_masked_inputs_black_out_the_background(images):
     assert masked.shape == images.shape and not torch.equal(masked, images)
 
 
-def test_gam_mixes_one_images_saliency_gradients_into_the_others(images):
-    """Only image 0 is explained; its gradients reach the other images only through GAM's consensus."""
-    def other_images_cam(model: GCoNetPlus, output: str) -> float:
-        targets = saliency_targets(model, images) if output == "saliency" else class_targets(0, 3)
-        alone = [targets[0], NoTarget(), NoTarget()]
-        return float(class_activation_maps(model, images, output, alone, ["Grad-CAM"])["Grad-CAM"][1:].max())
+def first_image_only(model: GCoNetPlus, images: torch.Tensor, output: str) -> list:
+    targets = saliency_targets(model, images) if output == "saliency" else class_targets(0, len(images))
+    return [targets[0], *[NoTarget() for _ in targets[1:]]]
 
-    assert other_images_cam(tiny_model(), "saliency") > 0
-    assert other_images_cam(tiny_model(use_gam=False, use_gcm=False), "saliency") == 0
-    assert other_images_cam(tiny_model(), "class") == 0  # the class branch sees one image at a time
+
+def test_gam_mixes_one_images_saliency_gradients_into_the_others(images):
+    """Only image 0 is explained; its gradient reaches the other images only through GAM's consensus."""
+    def others(model: GCoNetPlus, output: str) -> torch.Tensor:
+        norms = target_gradient_norms(model, images, output, first_image_only(model, images, output))
+        assert norms[0] > 0
+        return norms[1:]
+
+    assert (others(tiny_model(), "saliency") > 0).all()
+    assert (others(tiny_model(use_gam=False, use_gcm=False), "saliency") == 0).all()
+    assert (others(tiny_model(), "class") == 0).all()  # the class branch sees one image at a time
+
+
+def test_a_grad_cam_of_an_image_without_target_or_mixing_is_blank(images):
+    model = tiny_model()
+    maps = class_activation_maps(model, images, "class", first_image_only(model, images, "class"), ["Grad-CAM"])
+    assert maps["Grad-CAM"][1:].max() == 0

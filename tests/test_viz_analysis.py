@@ -18,6 +18,7 @@ from gconet_lab.viz_analysis import (
     error_overlay,
     error_regions,
     failure_figure,
+    paired_scores_figure,
     pca_rgb,
     thumbnails_figure,
 )
@@ -72,3 +73,10 @@ def test_figures_have_a_panel_per_picture():
     result = CoSegmentation(truth > 0, truth > 0)
     assert len(cosegmentation_figure([image], [truth], [result], [truth]).axes) == 6
     assert len(thumbnails_figure([image, image], [((1, 1, 5, 5), (0, 0, 8, 8))] * 2).axes) == 4
+
+
+def test_paired_scores_figure_matches_images_by_group_and_name():
+    a = [{"group": "g", "name": "x", "S": 0.2}, {"group": "g", "name": "y", "S": 0.8}]
+    b = [{"group": "g", "name": "y", "S": 0.6}, {"group": "g", "name": "x", "S": 0.4}]
+    points = paired_scores_figure(a, b, ("A", "B")).axes[0].collections[0].get_offsets()
+    assert np.asarray(points).tolist() == [[0.2, 0.4], [0.8, 0.6]]
