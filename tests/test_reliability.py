@@ -45,6 +45,7 @@ from gconet_lab.data import datasets as datasets_module
 from gconet_lab.data.sampling import GroupPairSampler
 from gconet_lab.evaluate import predict_dataset, saliency_to_uint8, score_predictions
 from gconet_lab.losses import GCoNetLoss
+from gconet_lab.metrics import evaluate_image, load_pair
 from gconet_lab.models import CheckpointError, GCoNetPlus
 from gconet_lab.storage import OutputFolderError
 from gconet_lab.train import Trainer, read_log
@@ -148,6 +149,25 @@ def test_names_with_spaces_commas_apostrophes_and_non_ascii_letters(tmp_path):
     assert scored == {(group, stem) for group, stems in names.items() for stem in stems}
     with scores.tables[0].open(newline="", encoding="utf-8") as table:  # per_image.csv quotes the commas
         assert {(row["group"], row["name"]) for row in csv.DictReader(table)} == scored
+
+
+@pytest.mark.parametrize("levels", [(0, 1), (0, 255)])
+def test_binary_masks_score_the_same_whether_saved_as_0_1_or_0_255(tmp_path, levels):
+    box = np.zeros((16, 20), np.uint8)
+    box[4:12, 5:15] = 1
+    Image.fromarray(box * levels[1]).save(tmp_path / "gt.png")
+    Image.fromarray(box * 255).save(tmp_path / "pred.png")
+    pred, gt = load_pair(tmp_path / "pred.png", tmp_path / "gt.png")
+    assert np.array_equal(gt, box.astype(np.float32))  # the official k / 255 would make {0, 1} empty
+    assert evaluate_image(pred, gt).mae == 0.0
+
+
+def test_soft_mask_is_scored_as_its_grey_levels(tmp_path):
+    soft = np.arange(16 * 20, dtype=np.uint8).reshape(16, 20)
+    Image.fromarray(soft).save(tmp_path / "gt.png")
+    Image.fromarray(soft).save(tmp_path / "pred.png")
+    pred, gt = load_pair(tmp_path / "pred.png", tmp_path / "gt.png")
+    assert np.array_equal(gt, soft / np.float32(255)) and np.array_equal(pred, gt)
 
 
 def test_checkpoint_of_another_model_is_refused_naming_the_file(tmp_path):

@@ -5,6 +5,11 @@ Both trees are laid out as ``<root>/<group>/<name>.png``. The official ``EvalDat
 It opens both files as 8-bit grey (PIL ``'L'``). If the sizes differ it resizes the *prediction*
 to the mask's size with PIL bilinear, and ``ToTensor`` turns grey levels into float32 ``k / 255``.
 The mask is never binarised by the loader.
+
+One deliberate exception: masks are read with :func:`gconet_lab.data.io.read_mask`, which gives the
+same ``k / 255`` for every 8-bit mask except those saved with values {0, 1} (read as 0 and 1, where
+the official loader would see an empty mask) and 16-bit masks (``k / 65535``). Training reads
+masks the same way, so a set scores as it trains.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from gconet_lab.data.io import read_mask
 from gconet_lab.metrics.evaluator import OfficialEvaluator
 
 __all__ = ["Evaluation", "Pairing", "evaluate_folders", "load_pair", "match_pairs", "write_tables"]
@@ -36,11 +42,13 @@ def load_pair(pred_path: str | Path, gt_path: str | Path) -> tuple[np.ndarray, n
     If the sizes differ, the prediction is resized to the mask's size with PIL bilinear
     *after* conversion to grey. This matters when a model writes 256x256 maps.
     """
-    with Image.open(pred_path) as pred_file, Image.open(gt_path) as gt_file:
-        pred, gt = pred_file.convert("L"), gt_file.convert("L")
-    if pred.size != gt.size:
-        pred = pred.resize(gt.size, Image.Resampling.BILINEAR)
-    return _grey_to_unit_float(pred), _grey_to_unit_float(gt)
+    gt = read_mask(gt_path)
+    with Image.open(pred_path) as pred_file:
+        pred = pred_file.convert("L")
+    height, width = gt.shape
+    if pred.size != (width, height):
+        pred = pred.resize((width, height), Image.Resampling.BILINEAR)
+    return _grey_to_unit_float(pred), gt
 
 
 @dataclass(frozen=True)
