@@ -53,9 +53,9 @@ from gconet_lab.train import Trainer, read_log
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def tiny_trainer(loader, out_dir, callbacks=(), **overrides) -> Trainer:
-    """A seeded tiny-preset trainer on ``loader`` (one epoch unless ``epochs`` is overridden)."""
-    config = make_config("tiny", **{"epochs": 1, **overrides})
+def tiny_trainer(loader, out_dir, callbacks=()) -> Trainer:
+    """A seeded tiny-preset trainer of one epoch on ``loader``."""
+    config = make_config("tiny", epochs=1)
     torch.manual_seed(0)
     return Trainer(GCoNetPlus(config), config, loader, out_dir, device="cpu", callbacks=callbacks, progress=False)
 
