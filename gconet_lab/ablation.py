@@ -85,7 +85,7 @@ TABLE1_ROWS = (
         "CoCA": paper_scores(0.774, 0.691, 0.562, 0.106),
         "CoSOD3k": paper_scores(0.879, 0.831, 0.806, 0.065),
         "CoSal2015": paper_scores(0.901, 0.867, 0.865, 0.062)}),
-    AblationRow("baseline", "Net-Sim + BN + HL (baseline)", 1, 5, frozenset({"Net-Sim", "BN", "HL"}), WITHOUT_TABLE2,
+    AblationRow("baseline", "baseline", 1, 5, frozenset({"Net-Sim", "BN", "HL"}), WITHOUT_TABLE2,
                 BASELINE_PAPER),
 )
 
@@ -103,7 +103,7 @@ TABLE2_ROWS = (
         "CoCA": paper_scores(0.780, 0.683, 0.559, 0.118),
         "CoSOD3k": paper_scores(0.882, 0.831, 0.810, 0.068),
         "CoSal2015": paper_scores(0.914, 0.876, 0.876, 0.055)}),
-    AblationRow("gconet_plus", "+ RACM + CEM + GST (GCoNet+)", 2, 5, frozenset({"RACM", "CEM", "GST"}), {}, {
+    AblationRow("gconet_plus", "GCoNet+", 2, 5, frozenset({"RACM", "CEM", "GST"}), {}, {
         "CoCA": paper_scores(0.786, 0.691, 0.574, 0.113),
         "CoSOD3k": paper_scores(0.881, 0.828, 0.807, 0.068),
         "CoSal2015": paper_scores(0.917, 0.875, 0.876, 0.054)}),
