@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 DESCRIPTION = """\
@@ -18,6 +17,7 @@ Typical session:
   gconet-lab train --data outputs/data --sets COCO128-SEG Synthetic_train --out runs/cpu
   gconet-lab evaluate --checkpoint runs/cpu/checkpoint.pt --data outputs/data --set iCoseg --out runs/cpu/eval
   gconet-lab predict --checkpoint runs/cpu/checkpoint.pt --images my_photos/ --out my_maps/
+  gconet-lab benchmark --preset paper --device cpu     # speed: reference vs fast inference, training, evaluation
 """
 
 
@@ -88,31 +88,47 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     import torch
 
+    from .benchmark import run_benchmark
     from .config import make_config
-    from .losses import GCoNetLoss
-    from .models import GCoNetPlus
+    from .data import index_set
+    from .evaluate import predict_centre_prior
+    from .train import select_device
 
-    config = make_config(args.preset)
-    model = GCoNetPlus(config)
-    size, n = config.image_size, args.group_size
-    images = torch.randn(2 * n, 3, size, size)
-    masks = (torch.rand(2 * n, 1, size, size) > 0.5).float()
-    class_ids = torch.tensor([0] * n + [1] * n)
-    criterion = GCoNetLoss(config)
-    model.train()
-    started = time.perf_counter()
-    for _ in range(args.repeats):
-        criterion(model(images), masks, class_ids).total.backward()
-    train_step = (time.perf_counter() - started) / args.repeats
-    model.eval()
-    with torch.inference_mode():
-        model(images[:2])
-        started = time.perf_counter()
-        for _ in range(args.repeats):
-            model(images[:2])
-    inference = (time.perf_counter() - started) / args.repeats
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, preset {args.preset} ({size}x{size}): "
-          f"training step (2 groups of {n}) {train_step:.3f}s, inference (batch of 2) {inference * 1000:.1f} ms")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    predictions = masks = None
+    if "evaluation" in args.tasks:
+        masks = Path(args.data) / "gts" / args.set
+        if args.predictions:
+            predictions = Path(args.predictions)
+        else:  # maps at the original sizes; the evaluation's cost does not depend on their quality
+            predictions = predict_centre_prior(index_set(args.data, args.set).groups, Path(args.out) / "centre_prior") / args.set
+    report = run_benchmark(
+        make_config(args.preset, args.variant), select_device(args.device), args.tasks, args.batch_size, args.group_size,
+        args.repeats, args.warmup, args.compile, predictions, masks, args.plain_every,
+    )
+    print(report.format())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps({"environment": report.environment, "rows": report.rows()}, indent=1))
+    print(f"records: {out / 'benchmark.json'}")
+
+
+BENCHMARK_DESCRIPTION = """\
+Time GCoNet+ on random weights and inputs, each candidate against its reference in one run:
+  inference   the reference eager forward (GCoNetPlus in eval mode) against the fast path
+              (BatchNorm folded, channels-last, inference mode): first the paper's protocol
+              (a batch of 2; Table 4), then one whole test group (--group-size images)
+  training    one training step on two groups of --group-size (forward, loss, backward, Adam)
+  evaluation  the official-protocol evaluation of a set at its original image sizes, and the
+              plain threshold loop on every --plain-every-th image (the numbers must agree)
+Candidates are timed interleaved after --warmup rounds; medians of --repeats rounds are reported
+with the device, torch version, thread count and machine load, and saved to <out>/benchmark.json.
+
+Examples:
+  gconet-lab benchmark --preset paper --device cpu --repeats 5
+  gconet-lab benchmark --preset tiny --tasks inference --repeats 3
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,10 +173,24 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", help="cpu or cuda")
     predict.set_defaults(func=cmd_predict)
 
-    bench = sub.add_parser("benchmark", help="time a training step and an inference on random input")
-    bench.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"))
-    bench.add_argument("--group-size", type=int, default=4)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench = sub.add_parser("benchmark", help="time inference (reference vs fast path), a training step and the evaluation",
+                           description=BENCHMARK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"), help="model scale (default: %(default)s)")
+    bench.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
+    bench.add_argument("--tasks", nargs="+", default=["inference", "training", "evaluation"],
+                       choices=("inference", "training", "evaluation"), help="what to time (default: all)")
+    bench.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    bench.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    bench.add_argument("--batch-size", type=int, default=2, help="inference batch, the paper's protocol (default: %(default)s)")
+    bench.add_argument("--group-size", type=int, default=4, help="images of one test group; a training step takes two groups (default: %(default)s)")
+    bench.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
+    bench.add_argument("--compile", action="store_true", help="wrap the fast path in torch.compile (slow to start; CPU needs a C++ compiler)")
+    bench.add_argument("--data", default="outputs/data", help="root holding gts/<set>/ for the evaluation (default: %(default)s)")
+    bench.add_argument("--set", default="iCoseg", help="set to evaluate (default: %(default)s)")
+    bench.add_argument("--predictions", help="<group>/<name>.png maps to evaluate (default: a centre prior, written to --out)")
+    bench.add_argument("--plain-every", type=int, default=10, help="check the plain threshold loop on every n-th image (default: %(default)s)")
+    bench.add_argument("--out", default="outputs/benchmark", help="folder for benchmark.json (default: %(default)s)")
     bench.set_defaults(func=cmd_benchmark)
     return parser
 

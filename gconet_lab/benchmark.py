@@ -1,0 +1,288 @@
+"""How fast GCoNet+ runs here: inference, a training step and the evaluation, measured side by side.
+
+Inference follows the paper's protocol (Table 4: 3.5 ms per batch of two 256x256 images on an
+A100, "250 fps"; reference section E): random input, a batch of 2, warm-up calls, then timed
+repetitions, and the time per image is the time per call divided by the batch size. The official
+script reads the host clock without synchronising the GPU; here CUDA is synchronised before every
+clock reading, so the whole forward pass is counted.
+
+On a shared machine the load changes while one measures. So candidates are timed **interleaved**
+(repetition r runs every candidate once) and each is summarised by its median: a burst of load
+slows every candidate alike and the ratio survives.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import GCoNetConfig
+from .fast_inference import make_fast_model, max_abs_difference
+from .losses import GCoNetLoss
+from .metrics import (
+    ImageMetrics,
+    evaluate_folders,
+    evaluate_image,
+    load_pair,
+    match_pairs,
+    summarize,
+)
+from .metrics.plain import plain_evaluate_image
+from .models import GCoNetPlus
+from .train import make_optimizer
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The median time of one call of one implementation, and what that call processed."""
+
+    task: str  # what is timed, e.g. "inference, batch of 2 at 256x256"
+    implementation: str  # e.g. "eager" or "fast"
+    seconds: list[float]  # every timed repetition, in order
+    images_per_call: int
+    peak_memory_mb: float | None = None  # CUDA only: torch's peak allocation during one call
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def ms_per_image(self) -> float:
+        return 1000 * self.median_seconds / self.images_per_call
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images_per_call / self.median_seconds
+
+    def as_row(self) -> dict[str, object]:
+        """A flat record for tables (``pandas.DataFrame([m.as_row() for m in ...])``)."""
+        return {
+            "task": self.task, "implementation": self.implementation, "repeats": len(self.seconds),
+            "median_s": self.median_seconds, "ms_per_image": self.ms_per_image,
+            "images_per_s": self.images_per_second, "peak_memory_mb": self.peak_memory_mb,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A reference and a faster implementation of the same task, timed in one run."""
+
+    reference: Measurement
+    fast: Measurement
+    max_abs_difference: float  # largest difference of their outputs (maps or metric values)
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the fast implementation is (ratio of medians)."""
+        return self.reference.median_seconds / self.fast.median_seconds
+
+
+# ------------------------------------------------------------------------------------ timing
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that the clock reads the end of the computation."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(calls: dict[str, Callable[[], object]], repeats: int, warmup: int,
+                     device: torch.device) -> dict[str, list[float]]:
+    """Seconds per call of each candidate: ``warmup`` untimed rounds, then ``repeats`` timed ones.
+
+    Every round runs each candidate once, in turn, so they share the load of the moment.
+    """
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for round_ in range(warmup + repeats):
+        for name, call in calls.items():
+            synchronize(device)
+            started = time.perf_counter()
+            call()
+            synchronize(device)
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - started)
+    return times
+
+
+def peak_memory_mb(call: Callable[[], object], device: torch.device) -> float | None:
+    """Peak memory torch allocates on the GPU during one call; None on CPU (no such counter)."""
+    if device.type != "cuda":
+        return None
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    call()
+    synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
+# ------------------------------------------------------------------------------------ the tasks
+def benchmark_inference(model: GCoNetPlus, batch_size: int = 2, image_size: int | None = None, repeats: int = 10,
+                        warmup: int = 2, compile: bool = False) -> Comparison:
+    """Reference eager forward (``model.eval()``) against :func:`make_fast_model`, on random input.
+
+    ``batch_size=2`` is the paper's protocol; a test group is one batch, so ``batch_size=N`` times
+    the prediction of one whole group of N images.
+    """
+    device = next(model.parameters()).device
+    size = image_size or model.config.image_size
+    model.eval()
+    fast = make_fast_model(model, compile=compile)
+    images = torch.randn(batch_size, 3, size, size, device=device)
+
+    def eager() -> object:
+        with torch.inference_mode():
+            return model(images)
+
+    def faster() -> object:
+        return fast(images)
+
+    times = time_interleaved({"eager": eager, "fast": faster}, repeats, warmup, device)
+    task = f"inference, batch of {batch_size} at {size}x{size}"
+    reference = Measurement(task, "eager", times["eager"], batch_size, peak_memory_mb(eager, device))
+    fast_name = "fast + compile" if compile else "fast"
+    improved = Measurement(task, fast_name, times["fast"], batch_size, peak_memory_mb(faster, device))
+    return Comparison(reference, improved, max_abs_difference(model, fast, images))
+
+
+def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: int = 3, warmup: int = 1,
+                            device: torch.device | str = "cpu") -> Measurement:
+    """One training step on two random groups of ``group_size`` (Eq. 16): forward, Eq. 11, backward, Adam."""
+    device = torch.device(device)
+    model = GCoNetPlus(config).to(device).train()
+    criterion, optimizer = GCoNetLoss(config), make_optimizer(model, config)
+    size, n = config.image_size, group_size
+    images = torch.randn(2 * n, 3, size, size, device=device)
+    masks = (torch.rand(2 * n, 1, size, size, device=device) > 0.5).float()
+    class_ids = torch.tensor([0] * n + [1] * n, device=device)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        criterion(model(images), masks, class_ids).total.backward()
+        optimizer.step()
+
+    times = time_interleaved({"step": step}, repeats, warmup, device)["step"]
+    task = f"training step, 2 groups of {n} at {size}x{size}"
+    return Measurement(task, "eager", times, 2 * n, peak_memory_mb(step, device))
+
+
+def evaluate_pairs(pred_root: str | Path, gt_root: str | Path, relpaths: Iterable[str],
+                   evaluate_image: Callable[..., ImageMetrics] = evaluate_image) -> dict[str, float]:
+    """Dataset numbers of the official protocol over ``relpaths`` ("group/name.png"), files read included."""
+    return summarize([evaluate_image(*load_pair(Path(pred_root) / p, Path(gt_root) / p)) for p in relpaths])
+
+
+@dataclass(frozen=True)
+class EvaluationBenchmark:
+    whole_set: Measurement  # evaluate_folders on every image of the set
+    plain_vs_vectorised: Comparison  # the threshold loop against gconet_lab.metrics, on a subset
+
+
+def benchmark_evaluation(pred_root: str | Path, gt_root: str | Path, plain_every: int = 10) -> EvaluationBenchmark:
+    """Time :func:`evaluate_folders` on a whole predicted set, and check it against the plain loop.
+
+    The plain threshold loop (:mod:`gconet_lab.metrics.plain`) is ~100x slower, so it and the
+    vectorised code are compared on every ``plain_every``-th image; the dataset numbers of the
+    two must agree (``max_abs_difference``). Each timing is a single run: files are read each time.
+    """
+    relpaths = match_pairs(pred_root, gt_root).matched
+    subset = relpaths[::plain_every]
+
+    def timed(task: str, implementation: str, call: Callable[[], object], images: int) -> tuple[Measurement, object]:
+        started = time.perf_counter()
+        result = call()
+        return Measurement(task, implementation, [time.perf_counter() - started], images), result
+
+    whole, _ = timed(f"official evaluation, all {len(relpaths)} images at original size", "gconet_lab.metrics",
+                     lambda: evaluate_folders(pred_root, gt_root, progress=False), len(relpaths))
+    task = f"official evaluation, {len(subset)} of {len(relpaths)} images"
+    plain, plain_results = timed(task, "plain threshold loop",
+                                 lambda: evaluate_pairs(pred_root, gt_root, subset, plain_evaluate_image), len(subset))
+    fast, fast_results = timed(task, "gconet_lab.metrics", lambda: evaluate_pairs(pred_root, gt_root, subset), len(subset))
+    difference = max(abs(plain_results[key] - fast_results[key]) for key in plain_results)
+    return EvaluationBenchmark(whole, Comparison(plain, fast, difference))
+
+
+# ------------------------------------------------------------------------------------ context
+def describe_environment(device: torch.device | str = "cpu") -> dict[str, object]:
+    """What the numbers depend on: device, torch version, threads, load, peak memory of the process."""
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    return {
+        "device": f"{device.type} ({name})", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0], "python": sys.version.split()[0],
+        "process_peak_rss_mb": peak_rss_kb / 1024,
+    }
+
+
+# ------------------------------------------------------------------------------------ all at once
+TASKS = ("inference", "training", "evaluation")
+
+
+@dataclass(frozen=True)
+class BenchmarkReport:
+    """Everything :func:`run_benchmark` measured, with the environment it was measured in."""
+
+    environment: dict[str, object]
+    comparisons: list[Comparison]
+    measurements: list[Measurement]  # those with nothing to compare against
+
+    def rows(self) -> list[dict[str, object]]:
+        """One flat record per measurement; a fast one carries its speed-up and output difference."""
+        rows = []
+        for comparison in self.comparisons:
+            rows.append(comparison.reference.as_row())
+            rows.append(comparison.fast.as_row() | {"speedup": comparison.speedup,
+                                                    "max_abs_difference": comparison.max_abs_difference})
+        return rows + [measurement.as_row() for measurement in self.measurements]
+
+    def format(self) -> str:
+        """A plain-text table for the terminal."""
+        env = self.environment
+        header = (f"{env['device']}, torch {env['torch']}, {env['threads']} threads ({env['cpus']} CPUs), "
+                  f"load average {env['load_average_1min']:.1f}, process peak RSS {env['process_peak_rss_mb']:.0f} MB")
+        lines = [header]
+        lines.append(f"{'task':<52} {'implementation':<22} {'reps':>4} {'median s':>9} {'ms/image':>9} {'images/s':>9} "
+                     f"{'peak MB':>8}  speed-up, max |difference|")
+        for row in self.rows():
+            peak = "-" if row["peak_memory_mb"] is None else f"{row['peak_memory_mb']:.0f}"
+            extra = f"  {row['speedup']:.2f}x, {row['max_abs_difference']:.1e}" if "speedup" in row else ""
+            lines.append(f"{row['task']:<52} {row['implementation']:<22} {row['repeats']:>4} {row['median_s']:>9.3f} "
+                         f"{row['ms_per_image']:>9.1f} {row['images_per_s']:>9.1f} {peak:>8}{extra}")
+        return "\n".join(lines)
+
+
+def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", tasks: Iterable[str] = TASKS,
+                  batch_size: int = 2, group_size: int = 4, repeats: int = 5, warmup: int = 2, compile: bool = False,
+                  predictions: str | Path | None = None, masks: str | Path | None = None,
+                  plain_every: int = 10) -> BenchmarkReport:
+    """Inference (paper protocol, then one whole group), a training step and the evaluation of a set.
+
+    The model has random weights: speed does not depend on them. ``predictions`` and ``masks``
+    (``<root>/<group>/<name>.png``) are needed for the ``evaluation`` task only.
+    """
+    tasks = set(tasks)
+    if unknown := tasks - set(TASKS):
+        raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {TASKS}")
+    device = torch.device(device)
+    comparisons, measurements = [], []
+    if "inference" in tasks:
+        model = GCoNetPlus(config).to(device).eval()
+        for size in dict.fromkeys((batch_size, group_size)):
+            comparisons.append(benchmark_inference(model, size, repeats=repeats, warmup=warmup, compile=compile))
+    if "training" in tasks:
+        measurements.append(benchmark_training_step(config, group_size, max(1, repeats // 2), 1, device))
+    if "evaluation" in tasks:
+        if predictions is None or masks is None:
+            raise ValueError("the evaluation task needs the predictions and masks folders")
+        evaluation = benchmark_evaluation(predictions, masks, plain_every)
+        comparisons.append(evaluation.plain_vs_vectorised)
+        measurements.append(evaluation.whole_set)
+    return BenchmarkReport(describe_environment(device), comparisons, measurements)

@@ -1,0 +1,90 @@
+"""The benchmark returns well-formed records (no timing assertions: the machine's load decides those)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gconet_lab.benchmark import (
+    benchmark_evaluation,
+    benchmark_inference,
+    benchmark_training_step,
+    run_benchmark,
+    time_interleaved,
+)
+from gconet_lab.cli import main
+from gconet_lab.config import make_config
+from gconet_lab.metrics import evaluate_image
+from gconet_lab.metrics.plain import plain_evaluate_image
+from gconet_lab.models import GCoNetPlus
+
+
+def test_time_interleaved_alternates_candidates_after_warmup():
+    order: list[str] = []
+    times = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 3, 1, torch.device("cpu"))
+    assert order == ["a", "b"] * 4
+    assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3}
+
+
+def test_inference_comparison_is_well_formed():
+    comparison = benchmark_inference(GCoNetPlus(make_config("tiny")), batch_size=2, image_size=32, repeats=2, warmup=1)
+    for measurement, name in ((comparison.reference, "eager"), (comparison.fast, "fast")):
+        assert measurement.implementation == name and len(measurement.seconds) == 2
+        assert measurement.images_per_call == 2 and measurement.peak_memory_mb is None  # CPU
+        assert measurement.ms_per_image == pytest.approx(1000 * measurement.median_seconds / 2)
+    assert comparison.speedup > 0 and 0 <= comparison.max_abs_difference <= 1e-5
+
+
+def test_training_step_record():
+    measurement = benchmark_training_step(make_config("tiny", image_size=32), group_size=2, repeats=1, warmup=0)
+    assert measurement.images_per_call == 4 and len(measurement.seconds) == 1
+    assert "2 groups of 2" in measurement.task
+
+
+def write_masks_and_predictions(root, rng):
+    for group in ("bird", "cat"):
+        for i in range(3):
+            gt = (rng.random((20 + i, 30)) > 0.6).astype(np.uint8) * 255
+            pred = rng.integers(0, 256, (20 + i, 30), dtype=np.uint8)
+            for kind, array in (("gts/x", gt), ("pred", pred)):  # masks as <data>/gts/<set>
+                (root / kind / group).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(array).save(root / kind / group / f"{i}.png")
+
+
+def test_plain_metrics_equal_the_vectorised_ones():
+    rng = np.random.default_rng(0)
+    pred = rng.integers(0, 256, (17, 23)).astype(np.float32) / 255
+    gt = (rng.random((17, 23)) > 0.5).astype(np.float32)
+    plain, fast = plain_evaluate_image(pred, gt), evaluate_image(pred, gt)
+    np.testing.assert_allclose(plain.f_curve, fast.f_curve, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(plain.e_curve, fast.e_curve, atol=1e-6, rtol=0)
+
+
+def test_evaluation_benchmark_checks_the_numbers(tmp_path):
+    write_masks_and_predictions(tmp_path, np.random.default_rng(1))
+    result = benchmark_evaluation(tmp_path / "pred", tmp_path / "gts" / "x", plain_every=2)
+    assert result.whole_set.images_per_call == 6
+    assert result.plain_vs_vectorised.fast.images_per_call == 3  # images 0, 2, 4 of 6
+    assert result.plain_vs_vectorised.max_abs_difference <= 1e-6
+
+
+def test_report_rows_and_cli_records(tmp_path, capsys):
+    report = run_benchmark(make_config("tiny", image_size=32), tasks=["inference"], batch_size=2, group_size=3,
+                           repeats=1, warmup=0)
+    rows = report.rows()
+    assert [row["implementation"] for row in rows] == ["eager", "fast", "eager", "fast"]
+    assert "speedup" in rows[1] and "speedup" not in rows[0]
+    assert {"device", "torch", "threads", "load_average_1min"} <= set(report.environment)
+    assert "threads" in report.format()
+    with pytest.raises(ValueError, match="unknown tasks"):
+        run_benchmark(make_config("tiny"), tasks=["inferense"])
+    write_masks_and_predictions(tmp_path, np.random.default_rng(2))
+    main(["benchmark", "--preset", "tiny", "--tasks", "evaluation", "--data", str(tmp_path), "--set", "x",
+          "--predictions", str(tmp_path / "pred"), "--out", str(tmp_path / "out")])
+    assert "plain threshold loop" in capsys.readouterr().out
+    records = json.loads((tmp_path / "out" / "benchmark.json").read_text())
+    assert records["environment"]["threads"] == torch.get_num_threads() and len(records["rows"]) == 3
