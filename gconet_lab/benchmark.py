@@ -286,3 +286,25 @@ def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", task
         comparisons.append(evaluation.plain_vs_vectorised)
         measurements.append(evaluation.whole_set)
     return BenchmarkReport(describe_environment(device), comparisons, measurements)
+
+
+def plot_report(report: BenchmarkReport, ax=None):
+    """Milliseconds per image of every measurement as horizontal bars (log scale), speed-ups written beside."""
+    import matplotlib.pyplot as plt
+
+    rows = report.rows()
+    if ax is None:
+        ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1))[1]
+    labels = [f"{row['task']}\n{row['implementation']}" for row in rows]
+    values = [row["ms_per_image"] for row in rows]
+    colours = ["tab:green" if "speedup" in row else "tab:grey" for row in rows]
+    ax.barh(range(len(rows)), values, color=colours)
+    for y, row in enumerate(rows):
+        if "speedup" in row:
+            ax.annotate(f" {row['speedup']:.1f}x faster", (row["ms_per_image"], y), va="center")
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("milliseconds per image (median)")
+    ax.set_title(f"{report.environment['device']}, {report.environment['threads']} threads")
+    return ax
