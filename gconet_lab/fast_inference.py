@@ -46,6 +46,9 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .models import GCoNetOutput, GCoNetPlus
 
+FOLDABLE_NORMS = (nn.BatchNorm2d, BatchNormAct2d)
+"""Exactly these types are folded; another BatchNorm2d subclass may do more than normalise."""
+
 
 def remainder_after_folding(norm: nn.BatchNorm2d) -> nn.Module:
     """What a BN layer still has to do once its affine map lives in the convolution before it.
@@ -67,7 +70,7 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
     feeds that BN. ``tests/test_fast_inference.py`` checks the resulting maps for every preset.
     """
     for (conv_name, conv), (norm_name, norm) in pairwise(list(module.named_children())):
-        if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) and norm.track_running_stats:
+        if isinstance(conv, nn.Conv2d) and type(norm) in FOLDABLE_NORMS and norm.track_running_stats:
             if norm.training:
                 raise ValueError(f"{norm_name}: fold BatchNorm in eval mode only (training uses batch statistics)")
             setattr(module, conv_name, fuse_conv_bn_eval(conv, norm))
