@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .recipes import RECIPES
+
 DESCRIPTION = """\
 GCoNet+ co-salient object detection (Zheng et al., T-PAMI 2023) for teaching and research.
 
@@ -35,13 +37,22 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from .config import make_config
+    from .distributed import is_main_process
     from .pipeline import train
-
+    recipe = RECIPES[args.recipe] if args.recipe else None
     overrides = dict(json.loads(args.set_option)) if args.set_option else {}
-    config = make_config(args.preset, args.variant, **overrides)
-    result = train(config, args.data, args.out, tuple(args.sets), epochs=args.epochs, device=args.device).result
+    config = make_config(args.preset or ("paper" if recipe else "cpu"), args.variant, **overrides)
+    sets = recipe.sets if recipe else tuple(args.sets)
+    result = train(config, args.data, args.out, sets, epochs=args.epochs, device=args.device,
+                   accumulation=args.accumulation, sync_bn=args.sync_bn).result
+    if not is_main_process():
+        return
     print(f"{result.steps} steps, {result.epochs_completed} epochs, {result.skipped_steps} skipped, "
           f"{result.seconds:.0f}s; checkpoint {result.checkpoint}")
+    if recipe:
+        expected = "; ".join(f"{test} " + " ".join(f"{k} {v:.3f}" for k, v in scores.items())
+                             for test, scores in recipe.expected.items())
+        print(f"Table 3, GCoNet+ {recipe.label}: {expected}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -131,6 +142,15 @@ Examples:
 """
 
 
+TRAIN_DESCRIPTION = """\
+Train GCoNet+; an existing checkpoint in --out is resumed. On several GPUs, launch the same command
+with torchrun (one process per GPU; each step then learns from GPUs x --accumulation two-group batches):
+  torchrun --nproc_per_node 4 -m gconet_lab.cli train --recipe train-1 --data /data/cosod --out runs/train-1
+  torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint host0:29500 \\
+      -m gconet_lab.cli train --recipe train-1,3 --data /shared/cosod --out /shared/runs/train-1,3
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gconet-lab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -146,15 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--shared", help="folder holding icoseg/ and coco128-seg/ (default: ../shared/data)")
     prepare.set_defaults(func=cmd_prepare)
 
-    train = sub.add_parser("train", help="train GCoNet+ on sets laid out as images/<set>/<group>/ + gts/<set>/<group>/")
+    train = sub.add_parser("train", help="train GCoNet+ on sets laid out as images/<set>/<group>/ + gts/<set>/<group>/",
+                           description=TRAIN_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--data", required=True, help="root holding images/ and gts/")
-    train.add_argument("--sets", nargs="+", required=True, help="training sets, e.g. DUTS_class COCO-SEG")
+    sets = train.add_mutually_exclusive_group(required=True)
+    sets.add_argument("--sets", nargs="+", help="training sets, e.g. DUTS_class COCO-SEG")
+    sets.add_argument("--recipe", choices=tuple(RECIPES), help="a Table 3 training set or combination (preset paper)")
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
-    train.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"), help="scale (default: %(default)s)")
+    train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: paper with --recipe, else cpu)")
     train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
     train.add_argument("--epochs", type=int, help="override the preset's epochs")
     train.add_argument("--set-option", help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
-    train.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    train.add_argument("--device", help="cpu or cuda (default: cuda when available; under torchrun cuda:LOCAL_RANK)")
+    train.add_argument("--accumulation", type=int, default=1,
+                       help="two-group batches per process added up in each Adam step (default: %(default)s)")
+    train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (off: BN per two-group batch as in the paper)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")

@@ -22,6 +22,7 @@ from data_scripts.coco_groups import read_class_names, read_yolo_seg, write_grou
 from data_scripts.icoseg import convert_icoseg
 from data_scripts.synthetic import generate as generate_synthetic
 
+from . import distributed
 from .checkpoint import model_from_training_checkpoint, read_training_checkpoint
 from .config import GCoNetConfig, make_config
 from .data import index_set, make_train_loader
@@ -86,21 +87,30 @@ class TrainedModel:
 
 def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets: tuple[str, ...] = TRAIN_SETS,
           epochs: int | None = None, device: str | None = None, progress: bool = True, callbacks=(),
-          gam: Callable[[int], nn.Module] | None = None) -> TrainedModel:
+          gam: Callable[[int], nn.Module] | None = None, accumulation: int = 1, sync_bn: bool = False) -> TrainedModel:
     """Train ``config`` on ``sets`` of ``data_dir``; resumes from ``out_dir`` when a checkpoint is there.
 
     ``gam`` replaces GAM: it is called with the deepest encoder width and returns the relation
-    module (e.g. a student's class, see :class:`~gconet_lab.models.GCoNetPlus`).
+    module (e.g. a student's class, see :class:`~gconet_lab.models.GCoNetPlus`). Under ``torchrun``
+    every process runs this with the same arguments and trains its share (:mod:`gconet_lab.distributed`);
+    each step learns from ``accumulation`` two-group batches per process.
     """
-    indexed = [index_set(data_dir, name) for name in sets]
-    loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed)
-    class_names = list(loader.dataset.class_names)  # groups too small to split are already left out
-    config = config.replace(num_classes=len(class_names))
-    torch.manual_seed(config.seed)
-    model = GCoNetPlus(config, gam=gam(deepest_channels(config)) if gam else None)
-    trainer = Trainer(model, config, loader, out_dir, device=device, callbacks=callbacks,
-                      class_names=class_names, progress=progress)
-    result = trainer.fit(epochs)
+    context = distributed.setup(device)
+    try:
+        indexed = [index_set(data_dir, name) for name in sets]
+        loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed,
+                                   rank=context.rank, world_size=context.world_size)
+        class_names = list(loader.dataset.class_names)  # groups too small to split are already left out
+        config = config.replace(num_classes=len(class_names))
+        torch.manual_seed(config.seed)
+        model = GCoNetPlus(config, gam=gam(deepest_channels(config)) if gam else None)
+        trainer = Trainer(model, config, loader, out_dir, callbacks=callbacks, class_names=class_names,
+                          progress=progress, accumulation=accumulation, context=context, sync_bn=sync_bn)
+        if context.is_main and progress:
+            print(trainer.describe_scale())
+        result = trainer.fit(epochs)
+    finally:
+        distributed.cleanup(context)
     return TrainedModel(model.eval(), result, class_names)
 
 

@@ -7,6 +7,12 @@ end of every epoch and when the run is interrupted (Ctrl-C) or stopped by an err
 image), and ``resume=True`` continues from it on the same trajectory, inside an epoch too.
 Callbacks receive every step's record, so a notebook can plot live.
 
+Scale (:mod:`gconet_lab.distributed`): under ``torchrun`` the same loop runs in every process with
+DistributedDataParallel, and ``accumulation`` sums the gradients of several two-group batches per
+step; one step then learns from ``world_size x accumulation`` whole two-group batches, on any
+number of GPUs. Only rank 0 logs, shows progress, calls the callbacks and writes checkpoints; the
+position in the epoch is saved in two-group batches, so a run resumes with any number of processes.
+
 Faults (see :meth:`Trainer.fit` and :meth:`Trainer.train_step`): the output folder is checked for
 write access and free space before the first step; a step whose output or loss is not finite, after
 the CEM's own k fallback, is skipped with a warning and marked ``"skipped": true`` in the log.
@@ -14,6 +20,7 @@ the CEM's own k fallback, is skipped with a warning and marked ``"skipped": true
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -22,7 +29,7 @@ import random
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +38,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoint import (
     estimated_checkpoint_bytes,
     read_training_checkpoint,
@@ -39,7 +47,8 @@ from .checkpoint import (
 )
 from .config import GCoNetConfig
 from .data.sampling import GroupPairSampler
-from .losses import GCoNetLoss
+from .distributed import DistributedContext
+from .losses import GCoNetLoss, LossBreakdown
 from .storage import ensure_writable_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -80,6 +89,18 @@ def non_finite_outputs(output: Any) -> list[str]:
     ]
 
 
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items; an incomplete last list is left out."""
+    iterator = iter(items)
+    while len(chunk := list(itertools.islice(iterator, size))) == size:
+        yield chunk
+
+
+def mean_records(records: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The mean of each loss term over micro-batches."""
+    return {name: sum(record[name] for record in records) / len(records) for name in records[0]}
+
+
 @dataclass
 class TrainResult:
     steps: int
@@ -92,7 +113,12 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains ``model`` on a loader of two-group batches (dicts with images, masks, class_ids)."""
+    """Trains ``model`` on a loader of two-group batches (dicts with images, masks, class_ids).
+
+    ``accumulation`` two-group batches of the loader make one step; ``context`` places this process
+    in a data-parallel run (its loader must then be this process's share, see ``make_train_loader``);
+    ``sync_bn`` switches to SyncBatchNorm (see :mod:`gconet_lab.distributed` for why it is off).
+    """
 
     def __init__(
         self,
@@ -104,9 +130,21 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         class_names: list[str] | None = None,
         progress: bool = True,
+        accumulation: int = 1,
+        context: DistributedContext | None = None,
+        sync_bn: bool = False,
     ) -> None:
-        self.device = select_device(str(device) if device else None)
+        self.context = context or DistributedContext()
+        self.device = self.context.device if context else select_device(str(device) if device else None)
         self.model = model.to(self.device)
+        self.network = distributed.wrap_model(self.model, self.context, sync_bn)  # what the steps run
+        if accumulation < 1:
+            raise ValueError(f"accumulation must be at least 1, got {accumulation}")
+        self.accumulation = accumulation
+        self.batches_per_step = self.context.world_size * accumulation  # two-group batches, all processes
+        if hasattr(loader, "__len__") and len(loader) < accumulation:
+            raise ValueError(f"an epoch of {len(loader) * self.context.world_size} two-group batches is shorter than "
+                             f"one step of {self.context.world_size} processes x accumulation {accumulation}")
         self.config = config
         self.loader = loader
         self.out_dir = Path(out_dir)
@@ -119,7 +157,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
         self.epoch = 0  # epochs completed
         self.step = 0
-        self.batch_in_epoch = 0  # batches of the current epoch already trained
+        self.batch_in_epoch = 0  # two-group batches of the current epoch trained, by all processes together
         self.skipped_steps = 0
         self.history: list[dict[str, Any]] = []
 
@@ -129,6 +167,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
+        """Write ``checkpoint.pt`` (rank 0 only; every process holds the same weights)."""
+        if not self.context.is_main:
+            return
         save_training_checkpoint(
             self.checkpoint_path, model=self.model, optimizer=self.optimizer, scaler=self.scaler,
             config=self.config, epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch,
@@ -152,36 +193,70 @@ class Trainer:
         restore_rng_state(payload["rng"])
         return True
 
+    def resume_everywhere(self) -> None:
+        """:meth:`resume` in every process, checking that all start from rank 0's position."""
+        self.resume()
+        position = (self.epoch, self.step, self.batch_in_epoch)
+        if not distributed.same_on_every_process(self.context, position):
+            raise RuntimeError(f"process {self.context.rank} resumed at (epoch, step, batch) {position}, unlike rank 0: "
+                               f"every process must see the same {self.checkpoint_path} (a shared folder)")
+
     # ------------------------------------------------------------------ one step
-    def train_step(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Forward, Eq. 11, backward, Adam; a non-finite output or loss skips the update with a warning.
+    def train_step(self, batches: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """One Adam step on this process's ``batches``; a non-finite output or loss skips it with a warning.
+
+        Each batch is a whole two-group batch (Eq. 16). Its loss (Eq. 11) is divided by the number
+        of batches and its gradient added up; DDP averages over the processes in the backward pass
+        of the last batch only (``no_sync`` before), so the step follows the mean gradient of all
+        processes' batches. The record holds the loss terms averaged the same way.
 
         The check comes after the model's own remedy: the CEM already recomputes Eq. 3 with the
-        fallback k when k = 300 overflows (Sec. 4.3), so only what that cannot fix is skipped.
+        fallback k when k = 300 overflows (Sec. 4.3), so only what that cannot fix is skipped. All
+        processes skip together, before a backward pass that would wait for the others.
         """
-        images = batch["images"].to(self.device, non_blocking=True)
-        masks = batch["masks"].to(self.device, non_blocking=True)
-        class_ids = batch["class_ids"].to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
-            output = self.model(images)
-            non_finite = non_finite_outputs(output)  # BCE would raise on a NaN map, so check first
-            losses = None if non_finite else self.criterion(output, masks, class_ids)
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "total": math.nan}
-        if losses is not None:
-            record.update(losses.as_floats())
-            non_finite = [] if math.isfinite(record["total"]) else ["loss"]
+        terms: list[dict[str, float]] = []
+        non_finite: list[str] = []
+        for index, batch in enumerate(batches):
+            last = index == len(batches) - 1
+            with contextlib.nullcontext() if last or not self.context.is_distributed else self.network.no_sync():
+                losses, non_finite = self.forward_loss(batch)
+                values = losses.as_floats() if losses is not None else {}
+                if values and not math.isfinite(values["total"]):
+                    non_finite = ["loss"]
+                if distributed.any_process(self.context, bool(non_finite)):
+                    record.update(values)
+                    non_finite = non_finite or ["output or loss of another process"]
+                    break
+                terms.append(values)
+                self.backward(losses.total / len(batches))
         record["skipped"] = bool(non_finite)
         if non_finite:
             self.skip_step(record, non_finite)
-        elif self.scaler is not None:
-            self.scaler.scale(losses.total).backward()
+            return record
+        record.update(distributed.mean_over_processes(self.context, mean_records(terms)))
+        if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            losses.total.backward()
             self.optimizer.step()
+        distributed.average_running_statistics(self.model, self.context)
         return record
+
+    def forward_loss(self, batch: dict[str, Any]) -> tuple[LossBreakdown | None, list[str]]:
+        """Eq. 11 on one two-group batch (mixed precision on CUDA), or None and the non-finite outputs."""
+        images = batch["images"].to(self.device, non_blocking=True)
+        masks = batch["masks"].to(self.device, non_blocking=True)
+        class_ids = batch["class_ids"].to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            output = self.network(images)
+            non_finite = non_finite_outputs(output)  # BCE would raise on a NaN map, so check first
+            losses = None if non_finite else self.criterion(output, masks, class_ids)
+        return losses, non_finite
+
+    def backward(self, loss: torch.Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
     def skip_step(self, record: dict[str, Any], non_finite: list[str]) -> None:
         """Count, log and announce a step whose ``non_finite`` outputs (or loss) leave nothing to learn from."""
@@ -194,13 +269,14 @@ class Trainer:
     def fit(self, epochs: int | None = None, resume: bool = True) -> TrainResult:
         """Train up to ``epochs``; the output folder is checked first, so a full disk fails before any step."""
         epochs = self.config.epochs if epochs is None else epochs
-        ensure_writable_folder(self.out_dir, estimated_checkpoint_bytes(self.model))
+        if self.context.is_main:
+            ensure_writable_folder(self.out_dir, estimated_checkpoint_bytes(self.model))
         if resume:
-            self.resume()
+            self.resume_everywhere()
         start, interrupted = time.perf_counter(), False
         self.model.train()
         try:
-            with open(self.out_dir / LOG_NAME, "a", encoding="utf-8") as log:
+            with open(self.out_dir / LOG_NAME, "a", encoding="utf-8") if self.context.is_main else contextlib.nullcontext() as log:
                 while self.epoch < epochs:
                     self.run_epoch(log, epochs)
                     self.epoch += 1
@@ -219,7 +295,7 @@ class Trainer:
                            self.checkpoint_path, self.history)
 
     def epoch_batches(self) -> Iterable[dict[str, Any]]:
-        """This epoch's batches from ``batch_in_epoch`` on (more than 0 when resuming inside an epoch).
+        """This process's batches of the epoch from ``batch_in_epoch`` on (more than 0 when resuming inside an epoch).
 
         A :class:`GroupPairSampler` skips the trained batches without loading their images; any
         other loader is iterated past them.
@@ -228,27 +304,49 @@ class Trainer:
         if isinstance(sampler, GroupPairSampler):
             sampler.set_epoch(self.epoch, start=self.batch_in_epoch)
             return self.loader
+        if self.context.is_distributed:
+            raise ValueError("a data-parallel run needs a loader with a GroupPairSampler (make_train_loader with rank and world_size)")
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
         return itertools.islice(self.loader, self.batch_in_epoch, None)
 
     def run_epoch(self, log, epochs: int) -> None:
-        total = len(self.loader) if hasattr(self.loader, "__len__") else None
-        bar = tqdm(self.epoch_batches(), total=total, desc=f"epoch {self.epoch + 1}/{epochs}",
-                   disable=not self.progress, initial=self.batch_in_epoch, leave=False, dynamic_ncols=True)
-        for index, batch in enumerate(bar, start=self.batch_in_epoch):
-            started = time.perf_counter()
-            record = self.train_step(batch)
-            record["seconds"] = time.perf_counter() - started
-            record["groups"] = batch.get("groups")
-            self.step += 1
-            self.batch_in_epoch = index + 1
-            self.history.append(record)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in self.criterion_terms(record)})
-            for callback in self.callbacks:
-                callback(record)
+        """The rest of the epoch, ``accumulation`` batches a step; rank 0 (``log`` not None) writes the records."""
+        total = len(self.loader) * self.context.world_size if hasattr(self.loader, "__len__") else None
+        show = self.progress and self.context.is_main
+        with tqdm(total=total, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{epochs}", unit="batch",
+                  disable=not show, leave=False, dynamic_ncols=True) as bar:
+            for batches in chunks(self.epoch_batches(), self.accumulation):
+                started = time.perf_counter()
+                record = self.train_step(batches)
+                record["seconds"] = time.perf_counter() - started
+                record["groups"] = self.step_groups(batches)
+                self.step += 1
+                self.batch_in_epoch += self.batches_per_step
+                self.history.append(record)
+                bar.update(self.batches_per_step)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in self.criterion_terms(record)})
+                if log is None:
+                    continue
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                for callback in self.callbacks:
+                    callback(record)
+
+    def step_groups(self, batches: Sequence[dict[str, Any]]) -> list[str]:
+        """The groups (A and B of each batch) a step learned from, over all processes, in draw order."""
+        per_process = distributed.gather(self.context, [batch.get("groups") or [] for batch in batches])
+        return [name for k in range(self.accumulation) for share in per_process for name in share[k]]
+
+    def describe_scale(self) -> str:
+        """How many two-group batches one step learns from, and the learning rates (printed at the start)."""
+        context = self.context
+        processes = f"{context.world_size} processes ({context.backend})" if context.is_distributed else "1 process"
+        precision = "mixed precision" if self.use_amp else "float32"
+        rates = ", ".join(f"{group['name']} {group['lr']:.3g}" for group in self.optimizer.param_groups)
+        return (f"{processes} on {self.device.type} ({precision}) x accumulation {self.accumulation} = "
+                f"{self.batches_per_step} two-group batch(es) of up to 2 x {self.config.max_group_size} images "
+                f"per Adam step (the paper: 1); learning rate {rates}")
 
     @staticmethod
     def criterion_terms(record: dict[str, Any]) -> set[str]:

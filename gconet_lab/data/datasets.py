@@ -92,10 +92,10 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
         """Steps per epoch: every group is group A once."""
         return len(self.groups)
 
-    def make_sampler(self, max_group_size: int = 32, seed: int = 0) -> GroupPairSampler:
-        """The sampler that yields this dataset's keys (``max_group_size`` 32: paper; 26: code)."""
+    def make_sampler(self, max_group_size: int = 32, seed: int = 0, rank: int = 0, world_size: int = 1) -> GroupPairSampler:
+        """The sampler that yields this dataset's keys (``max_group_size`` 32: paper; 26: code), or process ``rank``'s share of them."""
         sizes = [len(group) for group in self.groups]
-        return GroupPairSampler(sizes, self.class_ids, max_group_size, seed)
+        return GroupPairSampler(sizes, self.class_ids, max_group_size, seed, rank, world_size)
 
     def __getitem__(self, draw: PairDraw) -> dict[str, Any]:
         rng = np.random.default_rng(draw.seed)
@@ -154,16 +154,19 @@ def make_train_loader(
     min_group_size: int = 2,
     augment: AugmentConfig | None = OFFICIAL_AUGMENT,
     class_names: Sequence[str] | None = None,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
     """A loader of two-group batches over the groups of all ``sets`` combined.
 
     Iterating it once is one epoch; the next iteration is the next epoch (call
     ``loader.sampler.set_epoch(e)`` to resume at epoch ``e``). Batches are identical for a given
     ``seed`` whatever ``num_workers`` is. ``loader.dataset.class_names`` gives the classifier size.
+    In data-parallel training, process ``rank`` of ``world_size`` gets its share of every epoch.
     """
     groups = [group for indexed in sets for group in indexed.groups]
     dataset = GroupPairDataset(groups, image_size, augment, class_names, min_group_size)
-    sampler = dataset.make_sampler(max_group_size, seed)
+    sampler = dataset.make_sampler(max_group_size, seed, rank, world_size)
     return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers)
 
 

@@ -15,6 +15,9 @@ step. All of it is derived from ``(seed, epoch)``, so runs are reproducible and 
 the number of DataLoader workers (the sampler runs in the main process). The official code visits
 group A in ``os.listdir`` order instead, and only B is random (reference B.5, C.24).
 
+Several processes (data-parallel training, :mod:`gconet_lab.distributed`) share one epoch: every
+process computes the same draws and keeps every ``world_size``-th one (:func:`draw_of_micro_batch`).
+
 Class identity is the group *name*, indexed in sorted order: two training sets that both contain
 a group "airplane" give it one class index, and such groups are never paired as A and B. (The
 official code indexes each set's groups in listdir order, so DUTS_class and COCO-SEG indices
@@ -47,6 +50,16 @@ class PairDraw:
 def group_size_n(size_a: int, size_b: int, max_group_size: int) -> int:
     """Images taken from each group: N = min(#A, #B, max_group_size) (Eq. 16)."""
     return min(size_a, size_b, max_group_size)
+
+
+def draw_of_micro_batch(micro_batch: int, rank: int, world_size: int) -> int:
+    """The draw (counted from where the epoch starts) that process ``rank`` trains as its ``micro_batch``-th.
+
+    With accumulation A, optimizer step s is micro-batches s*A .. s*A+A-1 of every process, i.e. the
+    draws s*W*A .. (s+1)*W*A-1 (W = ``world_size``): which two-group batches a step learns from
+    depends on W*A only, so 2 processes with A = 1 and 1 process with A = 2 train the same pairs.
+    """
+    return micro_batch * world_size + rank
 
 
 def class_names_of(groups: Sequence[Group]) -> list[str]:
@@ -87,7 +100,11 @@ class GroupPairSampler(Sampler[PairDraw]):
         class_ids: Sequence[int],
         max_group_size: int = 32,
         seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in 0..{world_size - 1} (world_size - 1), got {rank}")
         if len(group_sizes) != len(class_ids):
             raise ValueError("group_sizes and class_ids must have the same length")
         if min(group_sizes, default=0) < 1 or max_group_size < 1:
@@ -98,6 +115,7 @@ class GroupPairSampler(Sampler[PairDraw]):
             raise ValueError("training needs groups of at least two different classes (Eq. 16)")
         self.max_group_size = max_group_size
         self.seed = seed
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.start = 0
 
@@ -105,7 +123,8 @@ class GroupPairSampler(Sampler[PairDraw]):
         """Make the next iteration produce epoch ``epoch`` from its draw ``start`` on.
 
         ``start > 0`` resumes inside an epoch: the draws before it are computed (so the random
-        stream is the same) but not yielded, so their images are never loaded.
+        stream is the same) but not yielded, so their images are never loaded. ``start`` counts the
+        draws of all processes, so a run can resume with another number of processes.
         """
         if not 0 <= start <= len(self.group_sizes):
             raise ValueError(f"start must be in 0..{len(self.group_sizes)} (steps per epoch), got {start}")
@@ -113,24 +132,31 @@ class GroupPairSampler(Sampler[PairDraw]):
         self.start = start
 
     def __len__(self) -> int:
-        """Steps in a whole epoch (one per group), whatever ``start`` is."""
-        return len(self.group_sizes)
+        """This process's draws in a whole epoch (one per group, shared by the processes), whatever ``start`` is."""
+        return len(self.group_sizes) // self.world_size
 
     def __iter__(self) -> Iterator[PairDraw]:
-        """The draws of the current epoch from ``start`` on; then the epoch advances, ``start`` resets."""
+        """This process's draws of the current epoch from ``start`` on; then the epoch advances, ``start`` resets.
+
+        Every process yields as many draws, so all take the same number of steps; the last
+        ``(groups - start) % world_size`` draws of the epoch are left out.
+        """
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch]))
         start, self.start = self.start, 0
         self.epoch += 1
-        for index, a in enumerate(rng.permutation(len(self.group_sizes))):
-            partners = np.flatnonzero(self.class_ids != self.class_ids[a])
-            b = int(rng.choice(partners))
-            n = group_size_n(self.group_sizes[a], self.group_sizes[b], self.max_group_size)
-            draw = PairDraw(
-                group_a=int(a),
-                group_b=b,
-                images_a=tuple(int(i) for i in rng.choice(self.group_sizes[a], n, replace=False)),
-                images_b=tuple(int(i) for i in rng.choice(self.group_sizes[b], n, replace=False)),
-                seed=int(rng.integers(2**63)),
-            )
-            if index >= start:
-                yield draw
+        draws = [self._draw(int(a), rng) for a in rng.permutation(len(self.group_sizes))]  # no images loaded
+        for micro_batch in range((len(draws) - start) // self.world_size):
+            yield draws[start + draw_of_micro_batch(micro_batch, self.rank, self.world_size)]
+
+    def _draw(self, a: int, rng: np.random.Generator) -> PairDraw:
+        """Group A = ``a``, a partner B of another class, N images of each (Eq. 16), an augmentation seed."""
+        partners = np.flatnonzero(self.class_ids != self.class_ids[a])
+        b = int(rng.choice(partners))
+        n = group_size_n(self.group_sizes[a], self.group_sizes[b], self.max_group_size)
+        return PairDraw(
+            group_a=a,
+            group_b=b,
+            images_a=tuple(int(i) for i in rng.choice(self.group_sizes[a], n, replace=False)),
+            images_b=tuple(int(i) for i in rng.choice(self.group_sizes[b], n, replace=False)),
+            seed=int(rng.integers(2**63)),
+        )

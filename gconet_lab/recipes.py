@@ -1,0 +1,65 @@
+"""The paper's full-scale training runs: the five GCoNet+ rows of Table 3, one recipe each.
+
+Every recipe is the ``paper`` preset (VGG16-BN at 256 x 256, Adam lr 3e-4, betas (0.9, 0.99),
+N = min(#A, #B, 32), 320 epochs; Sec. 4.3) trained on one training set or a combination:
+Train-1 DUTS_class, Train-2 COCO-9k, Train-3 COCO-SEG (Sec. 4.1). A combination pools the groups of
+its sets in one sampler; groups of the same name share one class and are never paired. (The official
+script instead zips a DUTS_class and a COCO-SEG loader and adds both batches' losses in each step,
+reference B.3 and C.1.) :attr:`Recipe.expected` holds the Table 3 numbers the run should approach
+on CoCA, CoSOD3k and CoSal2015, in the keys of :mod:`gconet_lab.metrics` (maxE, S, maxF, MAE).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEST_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
+METRICS = ("maxE", "S", "maxF", "MAE")  # Table 3's column order: E_xi max, S_alpha, F_beta max, MAE
+GROUPS = {"DUTS_class": 291, "COCO-9k": 65, "COCO-SEG": 78}  # one Adam step per group per epoch (Sec. 4.1)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A Table 3 row: the training sets and the scores the paper reports for them."""
+
+    name: str
+    label: str
+    sets: tuple[str, ...]
+    table3: tuple[tuple[float, float, float, float], ...]  # per test set, in METRICS order
+
+    @property
+    def expected(self) -> dict[str, dict[str, float]]:
+        """``{test set: {metric: value}}`` from Table 3."""
+        return {test: dict(zip(METRICS, row)) for test, row in zip(TEST_SETS, self.table3)}
+
+    @property
+    def groups(self) -> int:
+        """Training groups, i.e. two-group batches per epoch (at most; same-named groups count once per set)."""
+        return sum(GROUPS[name] for name in self.sets)
+
+
+RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe("train-1", "Train-1", ("DUTS_class",),
+               ((0.786, 0.691, 0.574, 0.113), (0.881, 0.828, 0.807, 0.068), (0.917, 0.875, 0.876, 0.054))),
+        Recipe("train-2", "Train-2", ("COCO-9k",),
+               ((0.798, 0.717, 0.605, 0.098), (0.877, 0.819, 0.796, 0.075), (0.902, 0.853, 0.857, 0.073))),
+        Recipe("train-3", "Train-3", ("COCO-SEG",),
+               ((0.787, 0.712, 0.602, 0.100), (0.875, 0.820, 0.793, 0.075), (0.899, 0.853, 0.852, 0.071))),
+        Recipe("train-1,2", "Train-1,2", ("DUTS_class", "COCO-9k"),
+               ((0.808, 0.734, 0.626, 0.088), (0.894, 0.839, 0.822, 0.065), (0.919, 0.876, 0.880, 0.058))),
+        Recipe("train-1,3", "Train-1,3", ("DUTS_class", "COCO-SEG"),
+               ((0.814, 0.738, 0.637, 0.081), (0.901, 0.843, 0.834, 0.062), (0.924, 0.881, 0.891, 0.056))),
+    )
+}
+
+
+def format_recipes() -> str:
+    """A Markdown table of the recipes: sets, steps per epoch, and the Table 3 targets."""
+    header = "| Recipe | Sets | Batches per epoch | " + " | ".join(f"{t} maxE / S / maxF / MAE" for t in TEST_SETS) + " |"
+    lines = [header, "|" + "---|" * (3 + len(TEST_SETS))]
+    for recipe in RECIPES.values():
+        scores = " | ".join(" / ".join(f"{v:.3f}" for v in row) for row in recipe.table3)
+        lines.append(f"| `{recipe.name}` | {' + '.join(recipe.sets)} | {recipe.groups} | {scores} |")
+    return "\n".join(lines)
