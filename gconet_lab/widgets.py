@@ -7,6 +7,7 @@ control values headless and check that the figure is redrawn.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -29,13 +30,16 @@ from .viz_analysis import DECODER_LEVELS, decoder_features_figure, failure_figur
 
 
 class FigureBrowser:
-    """Controls above a figure: ``draw(**values)`` runs once now and again after every control change."""
+    """Controls above a figure: ``draw(**values)`` runs once now and again after every control change.
+
+    The figure is shown as a PNG in an ``ipywidgets.Image``, so redrawing needs no output capture.
+    """
 
     def __init__(self, draw: Callable[..., plt.Figure], **controls: widgets.ValueWidget) -> None:
         self.draw, self.controls = draw, controls
-        self.output = widgets.Output()
+        self.view = widgets.Image(format="png")
         self.figure: plt.Figure | None = None
-        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.output])
+        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.view])
         for control in controls.values():
             control.observe(self.redraw, names="value")
         self.redraw()
@@ -45,13 +49,11 @@ class FigureBrowser:
 
     def redraw(self, _change: dict | None = None) -> None:
         """Draw the figure for the current values and show it in place of the last one."""
-        if self.figure is not None:
-            plt.close(self.figure)
         self.figure = self.draw(**self.values())
-        plt.close(self.figure)  # shown through the output area only, not again by the inline backend
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(self.figure)
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png")
+        plt.close(self.figure)  # shown by the image widget only, not again by the inline backend
+        self.view.value = buffer.getvalue()
 
     def _ipython_display_(self) -> None:
         display(self.widget)

@@ -17,13 +17,14 @@ def test_figure_browser_redraws_on_every_change():
 
     def draw(size: int):
         calls.append(size)
-        return prediction_grid([{"map": np.zeros((size, size))}], ["map"])
+        return prediction_grid([{"map": np.tri(size)}], ["map"])
 
     slider = widgets.IntSlider(value=4, min=2, max=8)
     browser = FigureBrowser(draw, size=slider)
-    first = browser.figure
+    first, first_png = browser.figure, bytes(browser.view.value)
     slider.value = 6
     assert calls == [4, 6] and browser.figure is not first
+    assert bytes(browser.view.value).startswith(b"\x89PNG") and bytes(browser.view.value) != first_png
     assert browser.figure.axes[0].images[0].get_array().shape == (6, 6)
 
 
