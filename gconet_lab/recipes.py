@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 TEST_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
 METRICS = ("maxE", "S", "maxF", "MAE")  # Table 3's column order: E_xi max, S_alpha, F_beta max, MAE
-GROUPS = {"DUTS_class": 291, "COCO-9k": 65, "COCO-SEG": 78}  # one Adam step per group per epoch (Sec. 4.1)
 
 
 @dataclass(frozen=True)
@@ -34,8 +33,11 @@ class Recipe:
 
     @property
     def groups(self) -> int:
-        """Training groups, i.e. two-group batches per epoch (at most; same-named groups count once per set)."""
-        return sum(GROUPS[name] for name in self.sets)
+        """Training groups (Sec. 4.1), i.e. two-group batches per epoch (before groups of one image are left out)."""
+        # imported here: it loads torch, which the command line's --help does without
+        from data_scripts.benchmarks import BENCHMARKS
+
+        return sum(BENCHMARKS[name].n_groups for name in self.sets)
 
 
 RECIPES: dict[str, Recipe] = {

@@ -285,11 +285,13 @@ class Trainer:
         except KeyboardInterrupt:
             interrupted = True
             self.save()
-            print(f"\ninterrupted: checkpoint saved to {self.checkpoint_path}; run again to resume")
+            if self.context.is_main:
+                print(f"\ninterrupted: checkpoint saved to {self.checkpoint_path}; run again to resume")
         except Exception:  # e.g. a corrupt image mid-epoch: keep the steps trained so far, then report
             self.save()
-            print(f"\nstopped by an error after step {self.step}: checkpoint saved to {self.checkpoint_path}; "
-                  "fix the problem and run again to resume", file=sys.stderr)
+            if self.context.is_main:  # an error in another process leaves rank 0's last end-of-epoch checkpoint
+                print(f"\nstopped by an error after step {self.step}: checkpoint saved to {self.checkpoint_path}; "
+                      "fix the problem and run again to resume", file=sys.stderr)
             raise
         return TrainResult(self.step, self.epoch, self.skipped_steps, interrupted, time.perf_counter() - start,
                            self.checkpoint_path, self.history)
