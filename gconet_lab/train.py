@@ -1,7 +1,7 @@
 """The training loop of GCoNet+ (Sec. 4.3): one code path for CUDA (mixed precision) and CPU.
 
-Each step takes a two-group batch (Eq. 16), computes the objective of Eq. 11 with its per-term
-breakdown, and takes one Adam step (lr 3e-4, betas (0.9, 0.99); the encoder may get a smaller
+Each step takes a two-group batch (Eq. 16) or several (below), computes the objective of Eq. 11
+with its per-term breakdown, and takes one Adam step (lr 3e-4, betas (0.9, 0.99); the encoder may get a smaller
 learning rate).  Every step is appended to ``log.jsonl``; a checkpoint is written atomically at the
 end of every epoch and when the run is interrupted (Ctrl-C) or stopped by an error (e.g. a corrupt
 image), and ``resume=True`` continues from it on the same trajectory, inside an epoch too.
@@ -134,12 +134,12 @@ class Trainer:
         context: DistributedContext | None = None,
         sync_bn: bool = False,
     ) -> None:
+        if accumulation < 1:
+            raise ValueError(f"accumulation must be at least 1, got {accumulation}")
         self.context = context or DistributedContext()
         self.device = self.context.device if context else select_device(str(device) if device else None)
         self.model = model.to(self.device)
         self.network = distributed.wrap_model(self.model, self.context, sync_bn)  # what the steps run
-        if accumulation < 1:
-            raise ValueError(f"accumulation must be at least 1, got {accumulation}")
         self.accumulation = accumulation
         self.batches_per_step = self.context.world_size * accumulation  # two-group batches, all processes
         if hasattr(loader, "__len__") and len(loader) < accumulation:

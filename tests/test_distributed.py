@@ -6,6 +6,7 @@ here, so NCCL, mixed precision under DDP and SyncBatchNorm are not exercised by 
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -130,3 +131,24 @@ def test_recipe_on_the_command_line_trains_its_sets_and_prints_table3(write_coso
     assert "1 process on cpu (float32) x accumulation 3 = 3 two-group batch(es)" in out
     assert "Table 3, GCoNet+ Train-2: CoCA maxE 0.798 S 0.717 maxF 0.605 MAE 0.098" in out
     assert len(read_log(tmp_path / "run")) == 2
+
+
+def test_a_non_finite_micro_batch_skips_its_whole_step(tmp_path):
+    config = make_config("tiny", epochs=1)
+    batches = [{"images": torch.randn(4, 3, 64, 64), "masks": (torch.rand(4, 1, 64, 64) > 0.5).float(),
+                "class_ids": torch.tensor([0, 0, 1, 1]), "groups": ["a", "b"]} for _ in range(4)]
+    trainer = Trainer(GCoNetPlus(config), config, batches, tmp_path, device="cpu", progress=False, accumulation=2)
+    criterion, calls = trainer.criterion, []
+
+    def nan_on_second_batch(output, masks, class_ids):
+        losses = criterion(output, masks, class_ids)
+        calls.append(1)
+        losses.total = losses.total * math.nan if len(calls) == 2 else losses.total
+        return losses
+
+    trainer.criterion = nan_on_second_batch
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    with pytest.warns(RuntimeWarning, match="step 0: non-finite loss; update skipped"):
+        trainer.train_step(batches[:2])
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))  # half a step is no step
+    assert not trainer.train_step(batches[2:])["skipped"]
