@@ -21,7 +21,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	GCONET_LAB_FAST=1 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider
+	# one torch thread per kernel: on 2 shared cores, 2 spinning OpenMP threads per process are far slower
+	OMP_NUM_THREADS=1 GCONET_LAB_FAST=1 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider
 
 clean:
 	rm -rf outputs runs .pytest_cache
