@@ -17,7 +17,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from .data import IMAGENET_MEAN, IMAGENET_STD
-from .models.decoder import FPNDecoder, upsample_to
+from .models.decoder import FPNDecoder
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
@@ -100,23 +100,6 @@ def encoder_table(encoder: nn.Module, images: Tensor) -> list[dict[str, Any]]:
             row["parameters"] = count_parameters(stages[index])
         rows.append(row)
     return rows
-
-
-@torch.no_grad()
-def decoder_steps(decoder: FPNDecoder, top_features: Tensor, levels: Sequence[Tensor], size: tuple[int, int]) -> list[Tensor]:
-    """The decoder's top-down pass written out step by step (the same arithmetic as ``FPNDecoder.forward``).
-
-    ``p5 = top(x5')``; ``p4 = up(en5(p5)) + lat5(x4)``; ``p3 = up(en4(p4)) + lat4(x3)``;
-    ``p2 = up(en3(p3)) + lat3(x2)``; ``p1 = up(en2(p2)) + lat2(x1)``; ``p0 = up(en1(p1))`` to the input size.
-    """
-    x1, x2, x3, x4, _ = levels
-    p5 = decoder.top_layer(top_features)
-    p4 = upsample_to(decoder.enlayer5(p5), x4) + decoder.latlayer5(x4)
-    p3 = upsample_to(decoder.enlayer4(p4), x3) + decoder.latlayer4(x3)
-    p2 = upsample_to(decoder.enlayer3(p3), x2) + decoder.latlayer3(x2)
-    p1 = upsample_to(decoder.enlayer2(p2), x1) + decoder.latlayer2(x1)
-    p0 = upsample_to(decoder.enlayer1(p1), size)
-    return [p5, p4, p3, p2, p1, p0]
 
 
 DECODER_STEPS = (
@@ -253,7 +236,7 @@ def gradient_reach(model: nn.Module, loss: Tensor) -> dict[str, float]:
 
 
 __all__ = [
-    "DECODER_STEPS", "count_parameters", "decoder_steps", "decoder_table", "describe_layer", "describe_sequence",
+    "DECODER_STEPS", "count_parameters", "decoder_table", "describe_layer", "describe_sequence",
     "encoder_level_modules", "encoder_table", "gradient_reach", "imagenet_crop", "imagenet_label", "imagenet_topk", "module_parameter_table",
     "pca_colours", "pyramid_figure", "shape_of",
 ]

@@ -6,10 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gconet_lab.config import make_config
 from gconet_lab.model_inspect import (
     count_parameters,
-    decoder_steps,
     decoder_table,
     describe_layer,
     describe_sequence,
@@ -50,13 +48,13 @@ def test_encoder_table_of_efficientnet_has_five_levels_whose_parameters_add_up()
     assert encoder_level_modules(nn.Linear(1, 1)) is None
 
 
-def test_decoder_steps_equal_the_decoder_and_the_table_names_them(tiny_config):
+def test_decoder_on_the_weighted_x5_gives_the_models_decoder_features_and_the_table_names_them(tiny_config):
     model = GCoNetPlus(tiny_config).eval()
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         output = model(images, return_intermediates=True)
         levels = output.intermediates.encoder_features
-        steps = decoder_steps(model.decoder, model.group_collaboration(levels[-1])[0], levels, (64, 64))
+        steps = model.decoder(model.group_collaboration(levels[-1])[0], levels, (64, 64))
     for mine, theirs in zip(steps, output.intermediates.decoder_features, strict=True):
         assert torch.allclose(mine, theirs, atol=1e-5)
     rows = decoder_table(model.decoder, steps)
