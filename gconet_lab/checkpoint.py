@@ -21,6 +21,7 @@ from .config import ConfigError, GCoNetConfig
 from .models.official_checkpoint import CheckpointError, read_checkpoint_file
 
 CHECKPOINT_FORMAT = "gconet_lab/1"
+WEIGHTS_FORMAT = "gconet_lab/weights-1"  # a trained model without optimizer or position (gconet_lab.shipped)
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -127,10 +128,10 @@ def load_model_from_checkpoint(path: str | os.PathLike, device: str | torch.devi
 
 
 def load_any_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """A gconet_lab training checkpoint, or an official GCoNet+ file (then the official variant); read once."""
+    """A gconet_lab training checkpoint or shipped weights, or an official GCoNet+ file (then the official variant); read once."""
     from .models import official_model
 
     payload = read_checkpoint_file(path)
-    if is_training_checkpoint(payload):
+    if is_training_checkpoint(payload) or (isinstance(payload, dict) and payload.get("format") == WEIGHTS_FORMAT):
         return model_from_training_checkpoint(payload, path).to(device)
     return official_model(payload, source=os.fspath(path)).to(device)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .precision import PRECISIONS
 from .recipes import RECIPES
 
 DESCRIPTION = """\
@@ -41,15 +42,16 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
     overrides = dict(json.loads(args.set_option)) if args.set_option else {}
-    config = make_config(args.preset or ("paper" if recipe else "cpu"), args.variant, **overrides)
+    preset = args.preset or (recipe.preset if recipe else "cpu")
+    config = make_config(preset, args.variant, **{**(recipe.config_options if recipe else {}), **overrides})
     sets = recipe.sets if recipe else tuple(args.sets)
     result = train(config, args.data, args.out, sets, epochs=args.epochs, device=args.device,
-                   accumulation=args.accumulation, sync_bn=args.sync_bn).result
+                   accumulation=args.accumulation, sync_bn=args.sync_bn, precision=args.precision).result
     if not is_main_process():
         return
     print(f"{result.steps} steps, {result.epochs_completed} epochs, {result.skipped_steps} skipped, "
           f"{result.seconds:.0f}s; checkpoint {result.checkpoint}")
-    if recipe:
+    if recipe and recipe.table3:
         expected = "; ".join(f"{test} " + " ".join(f"{k} {v:.3f}" for k, v in scores.items())
                              for test, scores in recipe.expected.items())
         print(f"Table 3, GCoNet+ {recipe.label}: {expected}")
@@ -57,11 +59,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .checkpoint import load_any_model
+    from .shipped import resolve_checkpoint
     from .data import index_set, make_test_loader
     from .evaluate import predict_dataset, score_predictions
     from .metrics import format_comparison
 
-    model = load_any_model(args.checkpoint, args.device or "cpu")
+    model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
     indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error")
     out = Path(args.out)
     predict_dataset(model, make_test_loader(indexed, model.config.image_size), out / "predictions", next(model.parameters()).device)
@@ -74,12 +77,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
     from .checkpoint import load_any_model
+    from .shipped import resolve_checkpoint
     from .data import prepare_image, read_image
     from .data.layout import is_data_file
     from .evaluate import predict_group, write_group
     from .storage import ensure_writable_folder
 
-    model = load_any_model(args.checkpoint, args.device or "cpu")
+    model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
     ensure_writable_folder(args.out)
     folder = Path(args.images)
     groups = sorted(p for p in folder.iterdir() if p.is_dir()) or [folder]
@@ -171,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="root holding images/ and gts/")
     sets = train.add_mutually_exclusive_group(required=True)
     sets.add_argument("--sets", nargs="+", help="training sets, e.g. DUTS_class COCO-SEG")
-    sets.add_argument("--recipe", choices=tuple(RECIPES), help="a Table 3 training set or combination (preset paper)")
+    sets.add_argument("--recipe", choices=tuple(RECIPES),
+                      help="a Table 3 training set or combination (preset paper), or cpu-long (the shipped cpu model)")
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
-    train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: paper with --recipe, else cpu)")
+    train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: the recipe's, else cpu)")
     train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
     train.add_argument("--epochs", type=int, help="override the preset's epochs")
     train.add_argument("--set-option", help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
@@ -181,10 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--accumulation", type=int, default=1,
                        help="two-group batches per process added up in each Adam step (default: %(default)s)")
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (off: BN per two-group batch as in the paper)")
+    train.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="auto: float16 mixed precision on CUDA, bfloat16 autocast on CPUs with native bf16, else fp32")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")
-    evaluate.add_argument("--checkpoint", required=True, help="a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    evaluate.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-long), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
     evaluate.add_argument("--data", required=True, help="root holding images/<set>/ and gts/<set>/")
     evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
     evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
@@ -193,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
-    predict.add_argument("--checkpoint", required=True, help="a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    predict.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-long), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
     predict.add_argument("--images", required=True, help="folder of images (one group) or of group folders")
     predict.add_argument("--out", required=True, help="where to write <group>/<name>.png")
     predict.add_argument("--device", help="cpu or cuda")

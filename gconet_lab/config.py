@@ -78,6 +78,8 @@ class GCoNetConfig:
     backbone_lr_scale: float = 1.0  # code: 0.01
     betas: tuple[float, float] = (0.9, 0.99)
     epochs: int = 320  # C2: code 350
+    lr_schedule: str = "constant"  # paper: constant; "cosine": cosine decay to 0 (gconet_lab.schedule)
+    warmup_steps: int = 0  # linear learning-rate warm-up over the first steps (paper: none)
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -89,6 +91,7 @@ class GCoNetConfig:
             "racm_mask_space": ("raw", "normalized"),
             "gst_features": ("masked", "raw"),
             "iou_reduction": ("mean", "sum"),
+            "lr_schedule": ("constant", "cosine"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

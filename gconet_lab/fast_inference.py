@@ -20,6 +20,11 @@ masked images) at inference (``shared/reference``, C.20), so its timings include
   on NHWC tensors; with the default NCHW layout they reorder activations on every call.
 * **Inference mode**: no autograd bookkeeping; no intermediate outputs, no input checks.
 * Optionally :func:`torch.compile` (``make_fast_model(model, compile=True)``).
+* Optionally **bfloat16** (``precision="bf16"``): a bfloat16 copy of the folded weights, fed
+  bfloat16 images; oneDNN runs its convolutions with native bf16 arithmetic on CPUs that have it
+  (AVX-512 BF16, AMX) and tensor cores on GPUs. bfloat16 keeps 8 bits of mantissa, so maps differ
+  from float32 by up to about 1e-2 (more where the CEM's steep step sits on a pixel); the maps come
+  back in float32. float32 stays the default and keeps the parity below.
 
 Why the maps are the same: each change is an identity in exact arithmetic; in float32 only the
 rounding differs (a few units in the last place of the CEM's logits). The CEM (Eq. 3) amplifies
@@ -46,6 +51,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .models import GCoNetOutput, GCoNetPlus
 
+FAST_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 FOLDABLE_NORMS = (nn.BatchNorm2d, BatchNormAct2d)
 """Exactly these types are folded; another BatchNorm2d subclass may do more than normalise."""
 
@@ -88,9 +94,12 @@ class FastGCoNet(nn.Module):
     shares nothing with ``model``: later training of ``model`` does not change it.
     """
 
-    def __init__(self, model: GCoNetPlus, channels_last: bool = True) -> None:
+    def __init__(self, model: GCoNetPlus, channels_last: bool = True, precision: str = "fp32") -> None:
         super().__init__()
+        if precision not in FAST_PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(FAST_PRECISIONS)}, got {precision!r}")
         self.config = model.config
+        self.dtype = FAST_PRECISIONS[precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         needed = {"encoder": model.encoder, "decoder": model.decoder}
         if self.config.use_gam:
@@ -100,7 +109,7 @@ class FastGCoNet(nn.Module):
             self.add_module(name, fold_batch_norms(copy.deepcopy(part).eval()))
         self.requires_grad_(False)
         self.eval()
-        self.to(memory_format=self.memory_format)
+        self.to(dtype=self.dtype, memory_format=self.memory_format)
 
     def train(self, mode: bool = True) -> FastGCoNet:
         if mode:
@@ -111,22 +120,22 @@ class FastGCoNet(nn.Module):
     def forward(self, images: Tensor) -> GCoNetOutput:
         """Saliency maps (B, 1, H, W) of one group of ImageNet-normalised images (B, 3, H, W)."""
         size = (images.shape[-2], images.shape[-1])
-        levels = self.encoder(images.contiguous(memory_format=self.memory_format))
+        levels = self.encoder(images.to(self.dtype).contiguous(memory_format=self.memory_format))
         deepest = levels[-1]
         if self.config.use_gam:
             deepest = deepest * self.gam(deepest).consensus  # F+ of the one test group (Sec. 3.2)
         fine = self.decoder(deepest, levels, size)[-1]
         saliency = self.head(fine).saliency if self.config.use_cem else torch.sigmoid(self.head(fine))
-        return GCoNetOutput(saliency=saliency)
+        return GCoNetOutput(saliency=saliency.float())
 
 
-def make_fast_model(model: GCoNetPlus, channels_last: bool = True, compile: bool = False) -> nn.Module:
+def make_fast_model(model: GCoNetPlus, channels_last: bool = True, compile: bool = False, precision: str = "fp32") -> nn.Module:
     """The fast inference path of ``model``; ``compile=True`` also wraps it in :func:`torch.compile`.
 
     Compiling pays off for many calls of one input size (it compiles again for new sizes; on CPU
     it needs a C++ compiler). The CEM's overflow check splits the compiled graph in two.
     """
-    fast = FastGCoNet(model, channels_last=channels_last)
+    fast = FastGCoNet(model, channels_last=channels_last, precision=precision)
     return cast(nn.Module, torch.compile(fast)) if compile else fast
 
 

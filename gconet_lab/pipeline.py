@@ -87,13 +87,15 @@ class TrainedModel:
 
 def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets: tuple[str, ...] = TRAIN_SETS,
           epochs: int | None = None, device: str | None = None, progress: bool = True, callbacks=(),
-          gam: Callable[[int], nn.Module] | None = None, accumulation: int = 1, sync_bn: bool = False) -> TrainedModel:
+          gam: Callable[[int], nn.Module] | None = None, accumulation: int = 1, sync_bn: bool = False,
+          precision: str = "auto") -> TrainedModel:
     """Train ``config`` on ``sets`` of ``data_dir``; resumes from ``out_dir`` when a checkpoint is there.
 
     ``gam`` replaces GAM: it is called with the deepest encoder width and returns the relation
     module (e.g. a student's class, see :class:`~gconet_lab.models.GCoNetPlus`). Under ``torchrun``
     every process runs this with the same arguments and trains its share (:mod:`gconet_lab.distributed`);
-    each step learns from ``accumulation`` two-group batches per process.
+    each step learns from ``accumulation`` two-group batches per process. ``precision`` is
+    :mod:`gconet_lab.precision`'s (``auto``: bfloat16 on CPUs that compute it, float16 on CUDA).
     """
     context = distributed.setup(device)
     try:
@@ -105,7 +107,8 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
         torch.manual_seed(config.seed)
         model = GCoNetPlus(config, gam=gam(deepest_channels(config)) if gam else None)
         trainer = Trainer(model, config, loader, out_dir, callbacks=callbacks, class_names=class_names,
-                          progress=progress, accumulation=accumulation, context=context, sync_bn=sync_bn)
+                          progress=progress, accumulation=accumulation, context=context, sync_bn=sync_bn,
+                          precision=precision)
         if context.is_main and progress:
             print(trainer.describe_scale())
         result = trainer.fit(epochs)

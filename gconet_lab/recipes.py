@@ -1,4 +1,4 @@
-"""The paper's full-scale training runs: the five GCoNet+ rows of Table 3, one recipe each.
+"""Training recipes: the paper's five GCoNet+ rows of Table 3, and ``cpu-long`` for this project's CPU model.
 
 Every recipe is the ``paper`` preset (VGG16-BN at 256 x 256, Adam lr 3e-4, betas (0.9, 0.99),
 N = min(#A, #B, 32), 320 epochs; Sec. 4.3) trained on one training set or a combination:
@@ -7,11 +7,16 @@ its sets in one sampler; groups of the same name share one class and are never p
 script instead zips a DUTS_class and a COCO-SEG loader and adds both batches' losses in each step,
 reference B.3 and C.1.) :attr:`Recipe.expected` holds the Table 3 numbers the run should approach
 on CoCA, CoSOD3k and CoSal2015, in the keys of :mod:`gconet_lab.metrics` (maxE, S, maxF, MAE).
+
+``cpu-long`` is the recipe of the model that ships with the package (:mod:`gconet_lab.shipped`):
+the ``cpu`` preset with a learning-rate schedule, trained on copy-paste groups and COCO128 groups
+for as long as 2 CPU cores allow in about an hour (its measurements are in the comment above it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 TEST_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
 METRICS = ("maxE", "S", "maxF", "MAE")  # Table 3's column order: E_xi max, S_alpha, F_beta max, MAE
@@ -19,12 +24,19 @@ METRICS = ("maxE", "S", "maxF", "MAE")  # Table 3's column order: E_xi max, S_al
 
 @dataclass(frozen=True)
 class Recipe:
-    """A Table 3 row: the training sets and the scores the paper reports for them."""
+    """A training recipe: the preset, its configuration changes, the training sets, and for a Table 3
+    row the scores the paper reports."""
 
     name: str
     label: str
     sets: tuple[str, ...]
-    table3: tuple[tuple[float, float, float, float], ...]  # per test set, in METRICS order
+    table3: tuple[tuple[float, float, float, float], ...] = ()  # per test set, in METRICS order
+    preset: str = "paper"
+    options: tuple[tuple[str, Any], ...] = ()  # configuration overrides, as (name, value) pairs
+
+    @property
+    def config_options(self) -> dict[str, Any]:
+        return dict(self.options)
 
     @property
     def expected(self) -> dict[str, dict[str, float]]:
@@ -58,10 +70,12 @@ RECIPES: dict[str, Recipe] = {
 
 
 def format_recipes() -> str:
-    """A Markdown table of the recipes: sets, steps per epoch, and the Table 3 targets."""
+    """A Markdown table of the Table 3 recipes: sets, steps per epoch, and the paper's scores."""
     header = "| Recipe | Sets | Batches per epoch | " + " | ".join(f"{t} maxE / S / maxF / MAE" for t in TEST_SETS) + " |"
     lines = [header, "|" + "---|" * (3 + len(TEST_SETS))]
     for recipe in RECIPES.values():
+        if not recipe.table3:
+            continue
         scores = " | ".join(" / ".join(f"{v:.3f}" for v in row) for row in recipe.table3)
         lines.append(f"| `{recipe.name}` | {' + '.join(recipe.sets)} | {recipe.groups} | {scores} |")
     return "\n".join(lines)

@@ -49,6 +49,8 @@ from .config import GCoNetConfig
 from .data.sampling import GroupPairSampler
 from .distributed import DistributedContext
 from .losses import GCoNetLoss, LossBreakdown
+from .precision import autocast, describe_precision, resolve_precision
+from .schedule import learning_rate_factor
 from .storage import ensure_writable_folder
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -118,6 +120,8 @@ class Trainer:
     ``accumulation`` two-group batches of the loader make one step; ``context`` places this process
     in a data-parallel run (its loader must then be this process's share, see ``make_train_loader``);
     ``sync_bn`` switches to SyncBatchNorm (see :mod:`gconet_lab.distributed` for why it is off).
+    ``precision`` (:mod:`gconet_lab.precision`): ``auto`` trains with float16 mixed precision on
+    CUDA, bfloat16 autocast on a CPU that computes it natively, float32 otherwise.
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class Trainer:
         accumulation: int = 1,
         context: DistributedContext | None = None,
         sync_bn: bool = False,
+        precision: str = "auto",
     ) -> None:
         if accumulation < 1:
             raise ValueError(f"accumulation must be at least 1, got {accumulation}")
@@ -153,8 +158,10 @@ class Trainer:
         self.progress = progress
         self.criterion = GCoNetLoss(config)
         self.optimizer = make_optimizer(model, config)
-        self.use_amp = self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.total_steps = 0  # set by fit(): the schedule's length
+        self.precision = resolve_precision(precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
         self.epoch = 0  # epochs completed
         self.step = 0
         self.batch_in_epoch = 0  # two-group batches of the current epoch trained, by all processes together
@@ -236,6 +243,7 @@ class Trainer:
             self.skip_step(record, non_finite)
             return record
         record.update(distributed.mean_over_processes(self.context, mean_records(terms)))
+        record["lr"] = self.set_learning_rate()
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -244,12 +252,19 @@ class Trainer:
         distributed.average_running_statistics(self.model, self.context)
         return record
 
+    def set_learning_rate(self) -> float:
+        """Apply the schedule's factor for this step to every parameter group; returns the heads' rate."""
+        factor = learning_rate_factor(self.step, self.total_steps, self.config.lr_schedule, self.config.warmup_steps)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+        return self.optimizer.param_groups[0]["lr"]
+
     def forward_loss(self, batch: dict[str, Any]) -> tuple[LossBreakdown | None, list[str]]:
-        """Eq. 11 on one two-group batch (mixed precision on CUDA), or None and the non-finite outputs."""
+        """Eq. 11 on one two-group batch (in :attr:`precision`), or None and the non-finite outputs."""
         images = batch["images"].to(self.device, non_blocking=True)
         masks = batch["masks"].to(self.device, non_blocking=True)
         class_ids = batch["class_ids"].to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with autocast(self.device, self.precision):
             output = self.network(images)
             non_finite = non_finite_outputs(output)  # BCE would raise on a NaN map, so check first
             losses = None if non_finite else self.criterion(output, masks, class_ids)
@@ -269,6 +284,7 @@ class Trainer:
     def fit(self, epochs: int | None = None, resume: bool = True) -> TrainResult:
         """Train up to ``epochs``; the output folder is checked first, so a full disk fails before any step."""
         epochs = self.config.epochs if epochs is None else epochs
+        self.total_steps = epochs * self.steps_per_epoch()
         if self.context.is_main:
             ensure_writable_folder(self.out_dir, estimated_checkpoint_bytes(self.model))
         if resume:
@@ -295,6 +311,14 @@ class Trainer:
             raise
         return TrainResult(self.step, self.epoch, self.skipped_steps, interrupted, time.perf_counter() - start,
                            self.checkpoint_path, self.history)
+
+    def steps_per_epoch(self) -> int:
+        """Adam steps in one epoch (an incomplete last step is left out); a schedule needs a sized loader."""
+        if not hasattr(self.loader, "__len__"):
+            if self.config.lr_schedule != "constant":
+                raise ValueError(f"lr_schedule={self.config.lr_schedule!r} needs a loader with a length")
+            return 0
+        return len(self.loader) // self.accumulation
 
     def epoch_batches(self) -> Iterable[dict[str, Any]]:
         """This process's batches of the epoch from ``batch_in_epoch`` on (more than 0 when resuming inside an epoch).
@@ -344,9 +368,8 @@ class Trainer:
         """How many two-group batches one step learns from, and the learning rates (printed at the start)."""
         context = self.context
         processes = f"{context.world_size} processes ({context.backend})" if context.is_distributed else "1 process"
-        precision = "mixed precision" if self.use_amp else "float32"
         rates = ", ".join(f"{group['name']} {group['lr']:.3g}" for group in self.optimizer.param_groups)
-        return (f"{processes} on {self.device.type} ({precision}) x accumulation {self.accumulation} = "
+        return (f"{processes} on {self.device.type} ({describe_precision(self.precision)}) x accumulation {self.accumulation} = "
                 f"{self.batches_per_step} two-group batch(es) of up to 2 x {self.config.max_group_size} images "
                 f"per Adam step (the paper: 1); learning rate {rates}")
 

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from gconet_lab.data.cache import DEFAULT_MAX_BYTES, ResizedSampleCache
 from gconet_lab.data.io import read_image, read_mask
 from gconet_lab.data.layout import Group, IndexedSet, Sample
 from gconet_lab.data.sampling import (
@@ -65,6 +66,11 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
     Groups with fewer than ``min_group_size`` images are dropped and listed in :attr:`skipped`.
     ``class_names`` defaults to the sorted names of the kept groups; pass one shared list when
     several datasets must use the same classifier indices.
+
+    Every image is decoded and resized to S x S once and kept in memory up to ``cache_bytes``
+    (:mod:`~gconet_lab.data.cache`); the augmentation then runs on the S x S arrays. (The official
+    code augments at full size and resizes last: flips and colour changes are the same either
+    way; a rotation of the resized image differs by the aspect-ratio change.)
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
         augment: AugmentConfig | None = OFFICIAL_AUGMENT,
         class_names: Sequence[str] | None = None,
         min_group_size: int = 2,
+        cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.groups, self.skipped = filter_small_groups(groups, min_group_size)
         if not self.groups:
@@ -87,6 +94,7 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
             raise ValueError(f"groups missing from class_names: {', '.join(unknown)}")
         self.class_ids = [index[group.name] for group in self.groups]
         self.transform = TrainTransform(image_size, augment)
+        self.cache = ResizedSampleCache(image_size, cache_bytes)
 
     def __len__(self) -> int:
         """Steps per epoch: every group is group A once."""
@@ -103,7 +111,7 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
         for group_index, picks in ((draw.group_a, draw.images_a), (draw.group_b, draw.images_b)):
             group = self.groups[group_index]
             for i in picks:
-                image, mask = self.transform(*load_sample(group.samples[i]), rng)
+                image, mask = self.transform(*self.cache.get(group.samples[i], load_sample), rng)
                 images.append(image)
                 masks.append(mask)
                 class_ids.append(self.class_ids[group_index])
