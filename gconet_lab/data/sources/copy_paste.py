@@ -12,10 +12,12 @@ the idea to the instance polygons of coco128-seg:
 * **groups**: a group is one class with at least ``min_instances`` cut-outs. Each image of the
   group is a ``size`` x ``size`` crop of another COCO photo (its own objects stay: natural
   distractors) that holds *no* instance of the group's class (it would be an unlabelled target),
-  with 1-2 cut-outs of the group's class (targets) and 1-3 of other classes (distractors)
-  pasted in random order, each with a random scale, position, horizontal flip and colour jitter;
+  with 1-2 cut-outs of the group's class (targets) and 1-3 of other classes (distractors, of
+  distinct classes drawn uniformly) pasted in random order, each with a random scale, position,
+  horizontal flip and colour jitter;
 * **masks**: exactly the pixels where a pasted target is visible: an object pasted later covers
-  the ones before it. A layout in which a target keeps less than ``min_visible`` of its pixels is
+  the ones before it. Pastes are hard-edged (no blending), so mask and pixels agree exactly; the
+  price is a visible cut edge, a cue a model could learn that real photos do not have. A layout in which a target keeps less than ``min_visible`` of its pixels is
   drawn again (after a few tries the targets are pasted last).
 
 Only coco128-seg pixels are used (iCoseg is the test set; the API takes one COCO folder).
@@ -212,7 +214,7 @@ def _visible_enough(owner: np.ndarray, pastes: Sequence[Paste], min_visible: flo
 
 def draw_image(
     targets: Sequence[Cutout],
-    distractors: Sequence[Cutout],
+    distractors: Sequence[Sequence[Cutout]],
     background: np.ndarray,
     size: int,
     options: PasteOptions,
@@ -220,23 +222,25 @@ def draw_image(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One (image, mask): a random ``size`` x ``size`` crop of ``background`` with cut-outs pasted (module recipe).
 
-    ``targets`` are the cut-outs of the group's class, ``distractors`` those of other classes;
-    ``background`` must have a short side of ``size``.
+    ``targets`` are the cut-outs of the group's class; ``distractors`` holds one list of cut-outs
+    per other class. Distractors are of distinct classes drawn uniformly, so that no class
+    (``person`` has a quarter of the coco128 cut-outs) recurs across a group as a second common
+    object. ``background`` must have a short side of ``size``.
     """
     top = rng.integers(background.shape[0] - size + 1)
     left = rng.integers(background.shape[1] - size + 1)
     canvas = background[top : top + size, left : left + size]
     if rng.random() < 0.5:
         canvas = canvas[:, ::-1]
-    chosen = []
-    for pool, (low, high), is_target in (
-        (targets, options.targets, True),
-        (distractors, options.distractors, False),
-    ):
-        count = min(int(rng.integers(low, high + 1)), len(pool))
-        for index in rng.choice(len(pool), count, replace=False):
-            long_side = rng.uniform(*options.object_size) * size
-            chosen.append((transform_cutout(pool[index], long_side, options, rng), is_target))
+    count = min(int(rng.integers(options.targets[0], options.targets[1] + 1)), len(targets))
+    picked = [(targets[i], True) for i in rng.choice(len(targets), count, replace=False)]
+    count = min(int(rng.integers(options.distractors[0], options.distractors[1] + 1)), len(distractors))
+    for pool in (distractors[i] for i in rng.choice(len(distractors), count, replace=False)):
+        picked.append((pool[rng.integers(len(pool))], False))
+    chosen = [
+        (transform_cutout(cutout, rng.uniform(*options.object_size) * size, options, rng), is_target)
+        for cutout, is_target in picked
+    ]
     for attempt in range(LAYOUT_TRIES + 1):
         order = (
             rng.permutation(len(chosen))
@@ -344,7 +348,7 @@ def write_copy_paste(
     for group_index, (folder, class_id) in enumerate(plan.items()):
         rng = np.random.default_rng([seed, group_index])
         allowed = [i for i, image in enumerate(images) if class_id not in image.shapes]
-        distractors = [c for c in cutouts if c.class_id != class_id]
+        distractors = [pool for other, pool in sorted(by_class.items()) if other != class_id]
         stems = []
         for number in range(images_per_group):
             photo = int(rng.choice(allowed))
