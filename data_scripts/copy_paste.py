@@ -23,18 +23,28 @@ def main(argv: list[str] | None = None) -> None:
         description="Write copy-paste co-saliency groups cut from coco128-seg instances in the "
         "CoSOD layout OUT/images/<set>/<group>/, OUT/gts/<set>/<group>/."
     )
-    parser.add_argument("--coco", type=Path, required=True, help="coco128-seg folder (classes.txt, images/, labels/)")
-    parser.add_argument("--out", type=Path, required=True, help="output root (e.g. data_cache/cosod, git-ignored)")
+    parser.add_argument(
+        "--coco", type=Path, required=True, help="coco128-seg folder (classes.txt, images/, labels/)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output root (e.g. data_cache/cosod, git-ignored)"
+    )
     parser.add_argument("--set-name", default="CopyPaste", help="set folder name (default: CopyPaste)")
     parser.add_argument(
         "--groups", type=int, default=None,
         help="number of groups (default: one per class with enough cut-outs; more groups than "
         "classes give several groups per class, named <class>_<k>, listed in the class file)",
     )
-    parser.add_argument("--images-per-group", type=int, default=10, help="images per group (default 10)")
-    parser.add_argument("--size", type=int, default=256, help="side of the square images in pixels (default 256)")
+    parser.add_argument(
+        "--images-per-group", type=int, default=10, help="images per group (default 10)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=256, help="side of the square images in pixels (default 256)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--split", default="train2017", help="sub-folder of images/ and labels/ (default train2017)")
+    parser.add_argument(
+        "--split", default="train2017", help="sub-folder of images/ and labels/ (default train2017)"
+    )
     parser.add_argument(
         "--min-instances", type=int, default=2, help="cut-outs a class needs to make a group (default 2)"
     )

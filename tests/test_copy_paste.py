@@ -20,6 +20,7 @@ from gconet_lab.data.sources.copy_paste import (
     compose,
     cut_instances,
     draw_image,
+    plan_groups,
     target_mask,
     write_copy_paste,
 )
@@ -154,6 +155,14 @@ def test_several_groups_per_class_get_a_class_file(fake_coco: Path, tmp_path: Pa
         write_copy_paste(fake_coco, tmp_path, images_per_group=2, size=40, seed=0)
 
 
+def test_group_folders_name_classes_and_never_collide() -> None:
+    assert plan_groups([0, 1, 2], ["a", "hot dog", "c"], None, seed=0) == {"a": 0, "hot_dog": 1, "c": 2}
+    assert plan_groups([0, 1], ["a", "b"], 3, seed=0) == {"a_1": 0, "a_2": 0, "b": 1}
+    assert len(plan_groups([0, 1, 2], ["a", "b", "c"], 2, seed=0)) == 2
+    with pytest.raises(ValueError, match="'dog_1' would name two groups"):
+        plan_groups([0, 1], ["dog", "dog_1"], 3, seed=0)
+
+
 def test_real_coco128_groups(coco128_root: Path, tmp_path: Path) -> None:
     report = write_copy_paste(coco128_root, tmp_path, groups=6, images_per_group=2, size=64, seed=0)
     names = (coco128_root / "classes.txt").read_text().split("\n")
@@ -164,10 +173,13 @@ def test_real_coco128_groups(coco128_root: Path, tmp_path: Path) -> None:
             lines = label.read_text().splitlines() if label.exists() else []
             assert all(line.split()[0] != class_id for line in lines if line.strip())
     indexed = index_set(tmp_path, "CopyPaste")
-    assert len(indexed.groups) == 6 and all(read_mask(s.mask).any() for g in indexed.groups for s in g.samples)
+    assert len(indexed.groups) == 6
+    assert all(read_mask(s.mask).any() for g in indexed.groups for s in g.samples)
 
 
-def test_cli_writes_groups_and_reports_bad_input_on_one_line(data_script, fake_coco: Path, tmp_path: Path, capsys) -> None:
+def test_cli_writes_groups_and_reports_bad_input_on_one_line(
+    data_script, fake_coco: Path, tmp_path: Path, capsys
+) -> None:
     cli = data_script("copy_paste")
     cli.main(["--coco", str(fake_coco), "--out", str(tmp_path / "out"), "--groups", "2",
               "--images-per-group", "2", "--size", "40", "--set-name", "CP"])

@@ -17,8 +17,9 @@ the idea to the instance polygons of coco128-seg:
   horizontal flip and colour jitter;
 * **masks**: exactly the pixels where a pasted target is visible: an object pasted later covers
   the ones before it. Pastes are hard-edged (no blending), so mask and pixels agree exactly; the
-  price is a visible cut edge, a cue a model could learn that real photos do not have. A layout in which a target keeps less than ``min_visible`` of its pixels is
-  drawn again (after a few tries the targets are pasted last).
+  price is a visible cut edge, a cue a model could learn that real photos do not have. A layout
+  in which a target keeps less than ``min_visible`` of its pixels is drawn again (after a few
+  tries the targets are pasted last).
 
 Only coco128-seg pixels are used (iCoseg is the test set; the API takes one COCO folder).
 Everything follows from ``seed``; each group draws from its own seed stream. Folder names are the
@@ -158,7 +159,7 @@ def cut_instances(
 def transform_cutout(
     cutout: Cutout, long_side: float, options: PasteOptions, rng: np.random.Generator
 ) -> Cutout:
-    """Scale ``cutout`` to ``long_side`` pixels (enlarging at most ``max_upscale``), flip and colour-jitter it."""
+    """Scale ``cutout`` to a ``long_side`` (enlarging at most ``max_upscale``), flip and jitter it."""
     height, width = cutout.alpha.shape
     scale = min(long_side / max(height, width), options.max_upscale)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -178,9 +179,10 @@ def transform_cutout(
 
 
 def compose(canvas: np.ndarray, pastes: Sequence[Paste]) -> tuple[np.ndarray, np.ndarray]:
-    """Paste in order onto a copy of ``canvas``: (image, owner), owner = index of the paste seen at each pixel, -1 = canvas.
+    """Paste in order onto a copy of ``canvas``; returns (image, owner).
 
-    Parts of a paste outside the canvas are cut off.
+    ``owner`` holds the index of the paste seen at each pixel, -1 where the canvas shows. Parts of
+    a paste outside the canvas are cut off.
     """
     image, owner = canvas.copy(), np.full(canvas.shape[:2], -1, np.int32)
     height, width = owner.shape
@@ -220,7 +222,7 @@ def draw_image(
     options: PasteOptions,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One (image, mask): a random ``size`` x ``size`` crop of ``background`` with cut-outs pasted (module recipe).
+    """One (image, mask): a ``size`` x ``size`` crop of ``background`` with cut-outs pasted on it.
 
     ``targets`` are the cut-outs of the group's class; ``distractors`` holds one list of cut-outs
     per other class. Distractors are of distinct classes drawn uniformly, so that no class
@@ -283,6 +285,10 @@ def plan_groups(
     for class_id in sorted(set(chosen)):
         count, folder = chosen.count(class_id), folders[class_names[class_id]]
         names = [folder] if count == 1 else [f"{folder}_{k}" for k in range(1, count + 1)]
+        other_folders = set(folders.values()) - {folder}
+        taken = [name for name in names if name in plan or name in other_folders]
+        if taken:
+            raise ValueError(f"group folder {taken[0]!r} would name two groups; rename the class")
         plan.update(dict.fromkeys(names, class_id))
     return plan
 
