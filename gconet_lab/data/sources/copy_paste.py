@@ -90,10 +90,10 @@ class PasteOptions:
     min_visible: float = 0.5  # least visible fraction of every pasted target
 
     def __post_init__(self) -> None:
-        for name in ("targets", "distractors"):
-            low, high = getattr(self, name)
-            if not 0 <= low <= high or (name == "targets" and low < 1):
-                raise ValueError(f"{name} must be (low, high) with {int(name == 'targets')} <= low <= high")
+        if not 1 <= self.targets[0] <= self.targets[1]:
+            raise ValueError(f"targets must be (low, high) with 1 <= low <= high, not {self.targets}")
+        if not 0 <= self.distractors[0] <= self.distractors[1]:
+            raise ValueError(f"distractors must be (low, high) with 0 <= low <= high, not {self.distractors}")
         low, high = self.object_size
         if not 0 < low <= high <= 1:
             raise ValueError("object_size must be (low, high) with 0 < low <= high <= 1")
@@ -139,12 +139,10 @@ def cut_instances(
             for number, polygon in enumerate(shapes):
                 if isinstance(polygon, dict):
                     continue  # an RLE crowd region, not an object outline
-                x0, y0 = polygon.min(axis=0)
-                x1, y1 = polygon.max(axis=0)
-                border = options.border
-                if min(x0, y0) <= border or x1 >= image.width - 1 - border or y1 >= image.height - 1 - border:
-                    continue
-                if min(x1 - x0, y1 - y0) < options.min_side:
+                (x0, y0), (x1, y1) = polygon.min(axis=0), polygon.max(axis=0)
+                margin = options.border
+                truncated = min(x0, y0) <= margin or max(x1 - image.width, y1 - image.height) >= -1 - margin
+                if truncated or min(x1 - x0, y1 - y0) < options.min_side:
                     continue
                 alpha = class_mask([polygon], image.height, image.width).astype(bool)
                 if alpha.mean() < options.min_area:
