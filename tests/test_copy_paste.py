@@ -111,6 +111,19 @@ def test_cutouts_have_the_polygon_alpha_and_tiny_or_truncated_instances_are_drop
     assert cutout.class_id == 3 and cutout.source == "photo#0"
 
 
+def test_one_pixel_bridges_of_merged_polygons_are_dropped(tmp_path: Path) -> None:
+    """YOLO-seg joins the parts of an instance by a zero-width bridge; the cut-out keeps the parts only."""
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(path)
+    parts = [(5, 5), (15, 5), (15, 10), (35, 10), (35, 5), (45, 5), (45, 15), (35, 15), (35, 10),
+             (15, 10), (15, 15), (5, 15)]  # two squares, the bridge drawn there and back on row 10
+    polygon = np.array(parts, np.float64)
+    assert class_mask([polygon], 40, 60)[10, 25] == 1  # the rasterised polygon has the bridge
+    (cutout,) = cut_instances([AnnotatedImage(path, 40, 60, {0: [polygon]})], PasteOptions(min_side=5))
+    assert not cutout.alpha[:, 13:30].any()  # no bridge between the squares
+    assert cutout.alpha[:, :10].all() and cutout.alpha[:, -10:].all()  # both squares whole
+
+
 def tree_bytes(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
