@@ -16,7 +16,7 @@ GCoNet+ co-salient object detection (Zheng et al., T-PAMI 2023) for teaching and
 Co-salient object detection finds the object that a *group* of images has in common.
 Typical session:
   gconet-lab demo                                   # everything below on the embedded data
-  gconet-lab prepare --out outputs/data             # iCoseg + COCO groups + synthetic set
+  gconet-lab prepare --out outputs/data             # iCoseg + COCO groups + copy-paste groups + synthetic set
   gconet-lab train --data outputs/data --sets COCO128-SEG Synthetic_train --out runs/cpu
   gconet-lab evaluate --checkpoint runs/cpu/checkpoint.pt --data outputs/data --set iCoseg --out runs/cpu/eval
   gconet-lab predict --checkpoint runs/cpu/checkpoint.pt --images my_photos/ --out my_maps/
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     demo.set_defaults(func=cmd_demo)
 
-    prepare = sub.add_parser("prepare", help="build the default sets (iCoseg, COCO groups, synthetic) in the CoSOD layout")
+    prepare = sub.add_parser("prepare", help="build the default sets (iCoseg, COCO groups, copy-paste groups, synthetic) in the CoSOD layout")
     prepare.add_argument("--out", default="outputs/data", help="output folder (default: %(default)s)")
     prepare.add_argument("--shared", help="folder holding icoseg/ and coco128-seg/ (default: ../shared/data)")
     prepare.set_defaults(func=cmd_prepare)

@@ -1,7 +1,7 @@
 """High-level steps shared by the command line, the main job and the notebooks.
 
-* :func:`prepare_default_data` builds the embedded default data offline: COCO groups from
-  coco128-seg and a synthetic co-saliency set for training, iCoseg for testing.
+* :func:`prepare_default_data` builds the embedded default data offline: COCO groups and
+  copy-paste groups from coco128-seg and a synthetic co-saliency set for training, iCoseg for testing.
 * :func:`train` trains one configuration on CoSOD-layout sets.
 * :func:`get_trained_model` loads a cached checkpoint or trains the ``cpu`` preset, so every notebook
   can run on its own; an official GCoNet+ checkpoint can be used instead by setting one path.
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from data_scripts.coco_groups import read_class_names, read_yolo_seg, write_groups
+from data_scripts.coco_groups import write_groups
 from data_scripts.icoseg import convert_icoseg
 from data_scripts.synthetic import generate as generate_synthetic
 
@@ -26,12 +26,15 @@ from . import distributed
 from .checkpoint import model_from_training_checkpoint, read_training_checkpoint
 from .config import GCoNetConfig, make_config
 from .data import index_set, make_train_loader
+from .data.sources.coco import read_class_names, read_yolo_seg
+from .data.sources.copy_paste import write_copy_paste
 from .models import GCoNetPlus, official_model
 from .models.gconet_plus import deepest_channels
 from .train import CHECKPOINT_NAME, Trainer, TrainResult
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
 TEST_SET = "iCoseg"
+COPY_PASTE_SET = "CopyPaste"  # one group per class with >= 2 usable cut-outs, 10 images of 256 px
 
 
 def shared_data_root() -> Path:
@@ -56,6 +59,7 @@ def prepare_default_data(data_dir: str | Path = "outputs/data", shared: str | Pa
         TEST_SET: lambda: convert_icoseg(source / "icoseg", data_dir, TEST_SET),
         "COCO128-SEG": lambda: _prepare_coco128(source / "coco128-seg", data_dir),
         "Synthetic": lambda: generate_synthetic(data_dir, n_groups=12, images_per_group=10, size=160, seed=0),
+        COPY_PASTE_SET: lambda: write_copy_paste(source / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0),
     }
     for name, step in steps.items():
         marker = data_dir / f".prepared-{name}"

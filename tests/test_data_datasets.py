@@ -108,6 +108,22 @@ def test_class_ids_span_all_training_sets(write_cosod_set) -> None:
         assert set(batch["groups"]) != {"cat"}  # the two cats are never paired
 
 
+def test_groups_of_one_class_share_its_id_and_are_never_paired(write_cosod_set) -> None:
+    write_cosod_set({"dog": 2, "ant": 2}, set_name="Coco")
+    root = write_cosod_set({"dog_1": 3, "dog_2": 2, "cat": 2}, set_name="Paste")
+    (root / "images" / "Paste" / "classes.csv").write_text("group,class\ndog_1,dog\ndog_2,dog\n")
+    loader = make_train_loader([index_set(root, "Coco"), index_set(root, "Paste")], image_size=8, seed=0)
+    names = loader.dataset.class_names
+    assert names == ["ant", "cat", "dog"]  # three dog groups (two sets), one class
+    dogs = {"dog", "dog_1", "dog_2"}
+    for _ in range(5):
+        for batch in batches(loader):
+            a, b = batch["groups"]
+            assert not {a, b} <= dogs
+            ids = batch["class_ids"].tolist()
+            assert (ids[0] == names.index("dog")) == (a in dogs) and ids[0] != ids[-1]
+
+
 def test_partner_is_never_the_same_class() -> None:
     sampler = GroupPairSampler([4, 4, 4], class_ids=[0, 0, 1], seed=0)
     for _ in range(10):

@@ -120,3 +120,30 @@ def test_on_missing_is_validated(write_cosod_set) -> None:
     root = write_cosod_set({"cat": 1})
     with pytest.raises(ValueError, match="on_missing"):
         index_set(root, "Tiny", on_missing="ignore")  # type: ignore[arg-type]
+
+
+def test_class_file_gives_groups_their_class(write_cosod_set) -> None:
+    root = write_cosod_set({"dog_1": 1, "dog_2": 1, "cat": 1})
+    assert {g.name: g.class_name for g in index_set(root, "Tiny").groups} == {
+        "cat": "cat", "dog_1": "dog_1", "dog_2": "dog_2"  # no class file: class = folder name
+    }
+    (root / "images" / "Tiny" / "classes.csv").write_text("group,class\ndog_1,dog\ndog_2,dog\n")
+    indexed = index_set(root, "Tiny")
+    assert {g.name: g.class_name for g in indexed.groups} == {"cat": "cat", "dog_1": "dog", "dog_2": "dog"}
+    assert not indexed.report.ignored  # the class file is data, not a stray file
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("group,class\nwolf,dog\n", "do not exist: wolf"),
+        ("group,class\ndog_1,dog\ndog_1,cat\n", "classes.csv:3: group 'dog_1' is listed twice"),
+        ("group,class\ndog_1,\n", "classes.csv:2: empty group or class name"),
+        ("name,label\ndog_1,dog\n", "header must be 'group,class'"),
+    ],
+)
+def test_bad_class_file_is_an_error_naming_it(write_cosod_set, text: str, problem: str) -> None:
+    root = write_cosod_set({"dog_1": 1})
+    (root / "images" / "Tiny" / "classes.csv").write_text(text)
+    with pytest.raises(DataError, match=problem):
+        index_set(root, "Tiny")

@@ -1,4 +1,4 @@
-"""data_scripts/coco_groups.py: COCO-SEG-style groups from YOLO-seg (real coco128) and COCO JSON."""
+"""data_scripts/coco_groups.py and gconet_lab.data.sources.coco: COCO-SEG-style groups from YOLO-seg (real coco128) and COCO JSON."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PIL import Image
 from gconet_lab.data.errors import DataError
 from gconet_lab.data.io import read_mask
 from gconet_lab.data.layout import index_set
+from gconet_lab.data.sources import coco as source
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "coco_groups.py"
 
@@ -24,8 +25,8 @@ def coco(data_script):
 
 
 def test_coco128_groups(coco, coco128_root: Path, tmp_path: Path) -> None:
-    names = coco.read_class_names(coco128_root / "classes.txt")
-    images, skipped = coco.read_yolo_seg(
+    names = source.read_class_names(coco128_root / "classes.txt")
+    images, skipped = source.read_yolo_seg(
         coco128_root / "images" / "train2017", coco128_root / "labels" / "train2017", len(names)
     )
     assert len(names) == 80 and len(images) == 128
@@ -43,8 +44,8 @@ def test_coco128_groups(coco, coco128_root: Path, tmp_path: Path) -> None:
 
 
 def test_coco128_without_area_filter_matches_raw_label_counts(coco, coco128_root: Path) -> None:
-    names = coco.read_class_names(coco128_root / "classes.txt")
-    images, _ = coco.read_yolo_seg(
+    names = source.read_class_names(coco128_root / "classes.txt")
+    images, _ = source.read_yolo_seg(
         coco128_root / "images" / "train2017", coco128_root / "labels" / "train2017", len(names)
     )
     members, _ = coco.plan_groups(images, min_area=0.0, min_group_size=1)
@@ -52,22 +53,22 @@ def test_coco128_without_area_filter_matches_raw_label_counts(coco, coco128_root
     assert len(members[names.index("car")]) == 12
 
 
-def test_overlapping_instances_are_united_not_xored(coco) -> None:
+def test_overlapping_instances_are_united_not_xored() -> None:
     square = np.array([[2, 2], [12, 2], [12, 12], [2, 12]], np.float64)
-    one, other = coco.class_mask([square], 20, 20), coco.class_mask([square + 5], 20, 20)
-    both = coco.class_mask([square, square + 5], 20, 20)
+    one, other = source.class_mask([square], 20, 20), source.class_mask([square + 5], 20, 20)
+    both = source.class_mask([square, square + 5], 20, 20)
     assert both[9, 9] == 1  # inside both squares: a single fillPoly call would leave a hole here
     np.testing.assert_array_equal(both, one | other)
 
 
-def test_yolo_label_errors_name_file_and_line(coco, tmp_path: Path) -> None:
+def test_yolo_label_errors_name_file_and_line(tmp_path: Path) -> None:
     label = tmp_path / "x.txt"
     label.write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n0 0.5 0.5 0.2 0.2\n")
     with pytest.raises(DataError, match=r"x\.txt:2: 4 coordinates.*detection box"):
-        coco.parse_yolo_label(label, 10, 10, 80)
+        source.parse_yolo_label(label, 10, 10, 80)
     label.write_text("99 0.1 0.1 0.5 0.1 0.5 0.5\n")
     with pytest.raises(DataError, match=r"x\.txt:1: class 99 is not in classes.txt"):
-        coco.parse_yolo_label(label, 10, 10, 80)
+        source.parse_yolo_label(label, 10, 10, 80)
 
 
 def make_coco_json(root: Path, segmentation_of_last: object | None = None) -> Path:
@@ -119,7 +120,7 @@ def make_coco_json(root: Path, segmentation_of_last: object | None = None) -> Pa
 
 def test_coco_json_groups(coco, tmp_path: Path) -> None:
     json_path = make_coco_json(tmp_path)
-    images, categories = coco.read_coco_json(json_path, tmp_path)
+    images, categories = source.read_coco_json(json_path, tmp_path)
     assert categories == {3: "ant", 7: "kite"} and len(images) == 5
     report = coco.write_groups(images, categories, tmp_path / "out", "COCO-SEG")
     assert report.group_sizes == {"kite": 4} and report.dropped == {"ant": 1}
@@ -127,9 +128,7 @@ def test_coco_json_groups(coco, tmp_path: Path) -> None:
     assert mask[:, :20].mean() == 1.0 and mask[:, 22:].max() == 0.0  # union of the two halves
 
 
-def test_coco_json_rle_without_pycocotools_names_the_file(
-    coco, tmp_path: Path, monkeypatch
-) -> None:
+def test_coco_json_rle_without_pycocotools_names_the_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pycocotools", None)
     monkeypatch.setitem(sys.modules, "pycocotools.mask", None)
     json_path = make_coco_json(
@@ -138,33 +137,33 @@ def test_coco_json_rle_without_pycocotools_names_the_file(
     with pytest.raises(
         DataError, match=r"instances\.json: annotation 43 is RLE-encoded; `pip install pycocotools`"
     ):
-        coco.read_coco_json(json_path, tmp_path)
+        source.read_coco_json(json_path, tmp_path)
 
 
-def test_coco_json_rle_with_pycocotools(coco, tmp_path: Path) -> None:
+def test_coco_json_rle_with_pycocotools(tmp_path: Path) -> None:
     pytest.importorskip("pycocotools")
     counts = [0, 20 * 40, 20 * 40]  # column-major: the left half is 1
     json_path = make_coco_json(tmp_path, segmentation_of_last={"size": [40, 40], "counts": counts})
-    images, _ = coco.read_coco_json(json_path, tmp_path)
-    mask = coco.class_mask(images[4].shapes[3], 40, 40)
+    images, _ = source.read_coco_json(json_path, tmp_path)
+    mask = source.class_mask(images[4].shapes[3], 40, 40)
     assert mask[:, :20].all() and not mask[:, 20:].any()
 
 
 def test_missing_inputs_are_named(coco, tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nowhere: folder does not exist"):
-        coco.read_yolo_seg(tmp_path / "nowhere", tmp_path, 80)
+        source.read_yolo_seg(tmp_path / "nowhere", tmp_path, 80)
     json_path = make_coco_json(tmp_path)
     (tmp_path / "002.jpg").unlink()
-    images, categories = coco.read_coco_json(json_path, tmp_path)
+    images, categories = source.read_coco_json(json_path, tmp_path)
     with pytest.raises(DataError, match=r"002\.jpg: image named in the annotations does not exist"):
         coco.write_groups(images, categories, tmp_path / "out", "COCO-SEG")
 
 
-def test_bad_json_is_named(coco, tmp_path: Path) -> None:
+def test_bad_json_is_named(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text("{ not json")
     with pytest.raises(DataError, match=r"broken\.json: not a COCO instance annotation file"):
-        coco.read_coco_json(path, tmp_path)
+        source.read_coco_json(path, tmp_path)
 
 
 def test_help_runs() -> None:

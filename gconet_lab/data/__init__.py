@@ -8,6 +8,7 @@ Modules, one responsibility each:
 * :mod:`~gconet_lab.data.sampling` draws the two groups of each training batch (Eq. 16);
 * :mod:`~gconet_lab.data.datasets` turns these into PyTorch datasets and loaders;
 * :mod:`~gconet_lab.data.writer` writes converted data back in the CoSOD layout.
+* :mod:`~gconet_lab.data.sources` reads COCO annotations and makes copy-paste groups from them.
 """
 
 from gconet_lab.data.datasets import (

@@ -60,12 +60,13 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
 
     * ``images``: float (2N, 3, S, S), augmented and ImageNet-normalised;
     * ``masks``: float (2N, 1, S, S), soft, in [0, 1];
-    * ``class_ids``: long (2N,), each group's index in :attr:`class_names` (ACM/RACM targets);
+    * ``class_ids``: long (2N,), the index of each group's class in :attr:`class_names` (ACM/RACM
+      targets); groups of one class share it and are never drawn together;
     * ``groups``: ``[name of A, name of B]``.
 
     Groups with fewer than ``min_group_size`` images are dropped and listed in :attr:`skipped`.
-    ``class_names`` defaults to the sorted names of the kept groups; pass one shared list when
-    several datasets must use the same classifier indices.
+    ``class_names`` defaults to the sorted classes of the kept groups (:attr:`Group.class_name`);
+    pass one shared list when several datasets must use the same classifier indices.
 
     Every image is decoded and resized to S x S once and kept in memory up to ``cache_bytes``
     (:mod:`~gconet_lab.data.cache`); the augmentation then runs on the S x S arrays. (The official
@@ -89,10 +90,10 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
             list(class_names) if class_names is not None else class_names_of(self.groups)
         )
         index = {name: i for i, name in enumerate(self.class_names)}
-        unknown = sorted({g.name for g in self.groups} - index.keys())
+        unknown = sorted({g.class_name for g in self.groups} - index.keys())
         if unknown:
-            raise ValueError(f"groups missing from class_names: {', '.join(unknown)}")
-        self.class_ids = [index[group.name] for group in self.groups]
+            raise ValueError(f"classes missing from class_names: {', '.join(unknown)}")
+        self.class_ids = [index[group.class_name] for group in self.groups]
         self.transform = TrainTransform(image_size, augment)
         self.cache = ResizedSampleCache(image_size, cache_bytes)
 

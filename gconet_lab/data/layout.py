@@ -10,6 +10,12 @@ A *group* is a folder of images that share one co-salient object class; an image
 are paired by file-name stem (``0001.jpg`` <-> ``0001.png``). :func:`index_dirs` also accepts any
 pair of folders of group folders (e.g. iCoseg's ``images/`` and ``ground_truth/``).
 
+The class of a group is its folder name, unless the set's image folder holds a *class file*
+``images/<set>/classes.csv`` (:data:`CLASS_FILE`) with the columns ``group,class``, one row per
+group whose class differs from its name: several groups may then share one class (e.g. the
+copy-paste groups ``dog_1`` and ``dog_2`` of class ``dog``). The class, not the group, is what
+the classifier learns and what the two-group sampler keeps apart (Eq. 16).
+
 Rules, applied identically everywhere so results never depend on the file system:
 
 * Only files with an image suffix (case-insensitive) count; masks may use the same suffixes.
@@ -25,6 +31,7 @@ Rules, applied identically everywhere so results never depend on the file system
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +42,7 @@ from gconet_lab.data.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 OnMissing = Literal["error", "skip"]
+CLASS_FILE = "classes.csv"  # in images/<set>/: columns group,class (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -49,11 +57,19 @@ class Sample:
 
 @dataclass(frozen=True)
 class Group:
-    """The images of one co-salient class inside one dataset (one test batch, Sec. 4.3)."""
+    """The images of one co-salient class inside one dataset (one test batch, Sec. 4.3).
+
+    ``class_name`` defaults to the group's folder name ``name``.
+    """
 
     name: str
     set_name: str
     samples: tuple[Sample, ...]
+    class_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.class_name:
+            object.__setattr__(self, "class_name", self.name)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -151,17 +167,39 @@ def _list_dir(folder: Path, report: IndexReport, kind: str) -> tuple[list[str], 
     return sorted(folders), sorted(files)
 
 
+def read_class_file(path: str | Path) -> dict[str, str]:
+    """The ``group -> class`` rows of a class file (:data:`CLASS_FILE`); groups not listed keep their name."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != ["group", "class"]:
+                raise DataError(path, f"header must be 'group,class', not {reader.fieldnames}")
+            rows = [(row["group"] or "", row["class"] or "") for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(path, f"cannot read the class file ({error})") from error
+    classes: dict[str, str] = {}
+    for number, (group, class_name) in enumerate(rows, start=2):
+        if not group.strip() or not class_name.strip():
+            raise DataError(f"{path}:{number}", "empty group or class name")
+        if group in classes:
+            raise DataError(f"{path}:{number}", f"group {group!r} is listed twice")
+        classes[group] = class_name
+    return classes
+
+
 def _index_group(
-    name: str, images_dir: Path, gts_dir: Path, set_name: str, report: IndexReport
+    name: str, images_dir: Path, gts_dir: Path, set_name: str, report: IndexReport,
+    class_name: str = "",
 ) -> Group:
     """Pair one group folder; unpaired files go to ``report.skipped``."""
     image_dir, gt_dir = images_dir / name, gts_dir / name
     if not gt_dir.is_dir():
         report.skipped.append(Skip(image_dir, f"no mask folder {gt_dir}"))
-        return Group(name, set_name, ())
+        return Group(name, set_name, (), class_name)
     if not image_dir.is_dir():
         report.skipped.append(Skip(gt_dir, f"masks without an image folder {image_dir}"))
-        return Group(name, set_name, ())
+        return Group(name, set_name, (), class_name)
     sub_images, image_files = _list_dir(image_dir, report, "image group")
     sub_masks, mask_files = _list_dir(gt_dir, report, "mask group")
     for folder, subs, files in (
@@ -186,7 +224,7 @@ def _index_group(
     )
     if not samples:
         report.skipped.append(Skip(image_dir, "group has no image/mask pairs"))
-    return Group(name, set_name, samples)
+    return Group(name, set_name, samples, class_name)
 
 
 def index_dirs(
@@ -199,7 +237,9 @@ def index_dirs(
 
     ``set_name`` defaults to the name of ``images_dir``. With ``on_missing="error"`` the first
     unpaired file or empty group raises :class:`DataError` naming it (and counting the rest);
-    with ``"skip"`` they are left out and listed in the returned report.
+    with ``"skip"`` they are left out and listed in the returned report. A class file
+    ``images_dir/classes.csv`` gives groups their class (module docstring); it may only name
+    existing groups.
     """
     if on_missing not in ("error", "skip"):
         raise ValueError(f"on_missing must be 'error' or 'skip', not {on_missing!r}")
@@ -207,12 +247,19 @@ def index_dirs(
     report = IndexReport()
     image_groups, image_loose = _list_dir(images_dir, report, "images")
     mask_groups, mask_loose = _list_dir(gts_dir, report, "masks")
-    report.ignored += [Skip(images_dir / n, "file outside any group folder") for n in image_loose]
+    classes = read_class_file(images_dir / CLASS_FILE) if CLASS_FILE in image_loose else {}
+    report.ignored += [
+        Skip(images_dir / n, "file outside any group folder") for n in image_loose if n != CLASS_FILE
+    ]
     report.ignored += [Skip(gts_dir / n, "file outside any group folder") for n in mask_loose]
     name = set_name or images_dir.name
+    folders = sorted(set(image_groups) | set(mask_groups))
+    unknown = sorted(classes.keys() - set(folders))
+    if unknown:
+        raise DataError(images_dir / CLASS_FILE, f"names groups that do not exist: {', '.join(unknown)}")
     groups = [
-        _index_group(group, images_dir, gts_dir, name, report)
-        for group in sorted(set(image_groups) | set(mask_groups))
+        _index_group(group, images_dir, gts_dir, name, report, classes.get(group, ""))
+        for group in folders
     ]
     if on_missing == "error" and report.skipped:
         first, rest = report.skipped[0], len(report.skipped) - 1

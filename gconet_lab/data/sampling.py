@@ -18,10 +18,12 @@ group A in ``os.listdir`` order instead, and only B is random (reference B.5, C.
 Several processes (data-parallel training, :mod:`gconet_lab.distributed`) share one epoch: every
 process computes the same draws and keeps every ``world_size``-th one (:func:`draw_of_micro_batch`).
 
-Class identity is the group *name*, indexed in sorted order: two training sets that both contain
-a group "airplane" give it one class index, and such groups are never paired as A and B. (The
-official code indexes each set's groups in listdir order, so DUTS_class and COCO-SEG indices
-collide in one classifier, reference B.5.)
+Class identity is the group's *class* (:attr:`Group.class_name`: its folder name unless the set's
+class file says otherwise, :mod:`gconet_lab.data.layout`), indexed in sorted order: two training
+sets that both contain a group "airplane", or the groups ``dog_1`` and ``dog_2`` of class ``dog``
+in one set, share one class index, and such groups are never paired as A and B. (The official
+code indexes each set's groups in listdir order, so DUTS_class and COCO-SEG indices collide in one
+classifier, reference B.5.)
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ def draw_of_micro_batch(micro_batch: int, rank: int, world_size: int) -> int:
 
 
 def class_names_of(groups: Sequence[Group]) -> list[str]:
-    """Sorted distinct group names: class index = position in this list (ACM/RACM labels)."""
-    return sorted({group.name for group in groups})
+    """Sorted distinct classes of the groups: class index = position in this list (ACM/RACM labels)."""
+    return sorted({group.class_name for group in groups})
 
 
 def filter_small_groups(

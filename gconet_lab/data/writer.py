@@ -90,6 +90,16 @@ def write_groups_csv(path: str | Path, set_name: str, mapping: Mapping[str, str]
         writer.writerows(rows)
 
 
+def write_class_file(path: str | Path, classes: Mapping[str, str]) -> None:
+    """Write a set's class file (group -> class, columns ``group,class``; see :mod:`gconet_lab.data.layout`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["group", "class"])
+        writer.writerows(sorted(classes.items()))
+
+
 def write_mask_png(mask: np.ndarray, path: str | Path) -> None:
     """Save a mask as an 8-bit PNG with values 0/255, thresholding soft values at 0.5."""
     path = Path(path)

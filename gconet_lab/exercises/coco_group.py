@@ -2,7 +2,7 @@
 
 The student writes ``f(polygons, height, width) -> mask``: the union of one class's instance
 polygons ((k, 2) arrays of pixel (x, y) vertices) rasterised into an (H, W) uint8 mask of 0/1.
-Reference: ``class_mask`` of ``data_scripts/coco_groups.py``.  Any rasteriser is accepted when its
+Reference: ``class_mask`` of ``gconet_lab/data/sources/coco.py``.  Any rasteriser is accepted when its
 mask overlaps the reference's with IoU >= 0.9 (they may differ by a pixel along the outline), but
 overlapping polygons must not cancel out: their overlap belongs to the union.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from data_scripts.coco_groups import class_mask
+from gconet_lab.data.sources.coco import class_mask
 
 from .feedback import ExerciseFailed, call_student, expect, passed
 
