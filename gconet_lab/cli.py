@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="two-group batches per process added up in each Adam step (default: %(default)s)")
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (off: BN per two-group batch as in the paper)")
     train.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="auto: float16 mixed precision on CUDA, bfloat16 autocast on CPUs with native bf16, else fp32")
+                       help="auto: float16 mixed precision on CUDA, float32 on CPUs; bf16: bfloat16 autocast (opt-in)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")

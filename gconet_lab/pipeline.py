@@ -99,7 +99,7 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
     module (e.g. a student's class, see :class:`~gconet_lab.models.GCoNetPlus`). Under ``torchrun``
     every process runs this with the same arguments and trains its share (:mod:`gconet_lab.distributed`);
     each step learns from ``accumulation`` two-group batches per process. ``precision`` is
-    :mod:`gconet_lab.precision`'s (``auto``: bfloat16 on CPUs that compute it, float16 on CUDA).
+    :mod:`gconet_lab.precision`'s (``auto``: float16 on CUDA, float32 on CPUs).
     """
     context = distributed.setup(device)
     try:

@@ -121,7 +121,7 @@ class Trainer:
     in a data-parallel run (its loader must then be this process's share, see ``make_train_loader``);
     ``sync_bn`` switches to SyncBatchNorm (see :mod:`gconet_lab.distributed` for why it is off).
     ``precision`` (:mod:`gconet_lab.precision`): ``auto`` trains with float16 mixed precision on
-    CUDA, bfloat16 autocast on a CPU that computes it natively, float32 otherwise.
+    CUDA and in float32 on CPUs; ``bf16`` opts in to bfloat16 autocast.
     """
 
     def __init__(
