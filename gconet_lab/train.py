@@ -49,7 +49,7 @@ from .checkpoint import (
     restore_rng_state,
     save_training_checkpoint,
 )
-from .config import GCoNetConfig
+from .config import ConfigError, GCoNetConfig
 from .data.sampling import GroupPairSampler
 from .distributed import DistributedContext
 from .losses import GCoNetLoss, LossBreakdown
@@ -149,8 +149,9 @@ class Trainer:
         self.accumulation = accumulation
         self.batches_per_step = self.context.world_size * accumulation  # two-group batches, all processes
         if hasattr(loader, "__len__") and len(loader) < accumulation:
-            raise ValueError(f"an epoch of {len(loader) * self.context.world_size} two-group batches is shorter than "
-                             f"one step of {self.context.world_size} processes x accumulation {accumulation}")
+            raise ConfigError(f"an epoch of {len(loader) * self.context.world_size} two-group batches is shorter than "
+                              f"one step of {self.context.world_size} processes x accumulation {accumulation}; "
+                              "use a smaller --accumulation")
         self.config = config
         self.loader = loader
         self.out_dir = Path(out_dir)

@@ -9,7 +9,6 @@ section C, row 21) and are dropped with a note.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from typing import Any
 
@@ -90,10 +89,18 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
         with torch.serialization.safe_globals(_ALLOWED_NUMPY):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated, foreign or unsafe files raise many different errors
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        if isinstance(error, pickle.UnpicklingError):
-            reason = "it holds objects other than tensors and plain values, which could run code; refused"
-        raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {reason}") from error
+        raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {_load_failure(error)}") from error
+
+
+def _load_failure(error: Exception) -> str:
+    """One line on why ``torch.load(weights_only=True)`` failed; torch's own message is many lines."""
+    text = str(error)
+    lines = [line.strip() for line in text.partition("WeightsUnpickler error:")[2].splitlines() if line.strip()]
+    if "Unsupported global" in text:
+        return f"it holds objects other than tensors and plain values, which could run code; refused ({lines[0].split(". ")[0]})"
+    if lines:
+        return f"not a PyTorch checkpoint ({lines[0]})"
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def check_finite_weights(state_dict: dict[str, torch.Tensor], source: str | os.PathLike) -> None:
