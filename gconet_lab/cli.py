@@ -145,7 +145,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     predict_dataset(model, make_test_loader(indexed, model.config.image_size), out / "predictions", next(model.parameters()).device)
     # exactly this run's images, paired with their masks as training pairs them: never maps left by an earlier run
     scores = score_predictions(out / "predictions" / args.set, Path(args.data) / "gts" / args.set, out,
-                               pairing=predicted_pairing(indexed))
+                               pairing=predicted_pairing(indexed.groups))
     print(format_comparison({"official": scores.evaluation.results, "pysod": scores.pysod}))
     print(f"tables: {', '.join(map(str, scores.tables))}")
 

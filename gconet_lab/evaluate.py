@@ -24,7 +24,7 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .data import Group, IndexedSet, image_size
+from .data import Group, image_size
 from .metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
 from .storage import DiskFullError, ensure_writable_folder, is_disk_full
 
@@ -109,15 +109,15 @@ class DatasetScores:
     tables: tuple[Path, Path]  # per_image.csv, per_group.csv
 
 
-def predicted_pairing(indexed: IndexedSet) -> Pairing:
-    """(prediction, mask) paths, relative to the set's folders, of every sample of ``indexed``.
+def predicted_pairing(groups: Iterable[Group]) -> Pairing:
+    """(prediction, mask) paths, relative to the set's folders, of every sample of ``groups``.
 
     These are the maps :func:`predict_dataset` writes for the set and the masks training pairs
     them with, so scoring with this pairing scores exactly the images of this run, whatever else
     the prediction folder holds.
     """
     return Pairing([(f"{group.name}/{sample.stem}.png", f"{group.name}/{sample.mask.name}")
-                    for group in indexed.groups for sample in group.samples], [], [])
+                    for group in groups for sample in group.samples], [], [])
 
 
 def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str | Path, progress: bool = True,

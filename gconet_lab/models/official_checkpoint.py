@@ -97,7 +97,8 @@ def _load_failure(error: Exception) -> str:
     text = str(error)
     lines = [line.strip() for line in text.partition("WeightsUnpickler error:")[2].splitlines() if line.strip()]
     if "Unsupported global" in text:
-        return f"it holds objects other than tensors and plain values, which could run code; refused ({lines[0].split(". ")[0]})"
+        first_sentence = lines[0].split(". ")[0]
+        return f"it holds objects other than tensors and plain values, which could run code; refused ({first_sentence})"
     if lines:
         return f"not a PyTorch checkpoint ({lines[0]})"
     return text.splitlines()[0] if text else type(error).__name__
