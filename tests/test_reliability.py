@@ -263,7 +263,7 @@ def test_process_killed_mid_save_leaves_the_previous_checkpoint_loadable(tmp_pat
         if child.poll() is None:
             child.kill()
     assert leftovers[0].exists()  # the half-written temporary file, never the checkpoint itself
-    payload = torch.load(path, weights_only=False)
+    payload = torch.load(path, weights_only=True)
     assert torch.equal(payload["weights"], torch.full((8_000_000,), float(payload["generation"])))
     atomic_save({"generation": -1}, path)
     assert not leftovers[0].exists()  # the next save clears what the killed one left
