@@ -114,8 +114,6 @@ def cmd_train(args: argparse.Namespace) -> None:
     except ConfigError as error:  # the preset and variant are argparse choices: the overrides are wrong
         raise ConfigError(f"--set-option: {error}") from None
     sets = recipe.sets if recipe else tuple(args.sets)
-    if args.sync_bn and (args.device or "cuda").startswith("cpu"):
-        raise ConfigError("--sync-bn needs CUDA (SyncBatchNorm has no CPU implementation)")
     result = train(config, args.data, args.out, sets, epochs=args.epochs, device=args.device,
                    accumulation=args.accumulation, sync_bn=args.sync_bn).result
     if result.interrupted:  # the trainer said where the checkpoint is; a script must see that the run is not done

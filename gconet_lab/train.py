@@ -151,7 +151,7 @@ class Trainer:
         if hasattr(loader, "__len__") and len(loader) < accumulation:
             raise ConfigError(f"an epoch of {len(loader) * self.context.world_size} two-group batches is shorter than "
                               f"one step of {self.context.world_size} processes x accumulation {accumulation}; "
-                              "use a smaller --accumulation")
+                              "use a smaller accumulation (--accumulation)")
         self.config = config
         self.loader = loader
         self.out_dir = Path(out_dir)
@@ -207,8 +207,8 @@ class Trainer:
         payload = read_training_checkpoint(self.checkpoint_path)
         if payload["config"] != self.config.to_dict():
             changed = sorted(k for k, v in self.config.to_dict().items() if payload["config"].get(k) != v)
-            raise ValueError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
-                             "use another output folder or the same configuration")
+            raise ConfigError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
+                              "use another output folder (--out) or the same configuration")
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scaler is not None and payload["scaler"] is not None:

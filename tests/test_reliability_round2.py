@@ -392,10 +392,11 @@ def _bad_commands(root: Path, tmp_path: Path, checkpoint: Path) -> list[tuple[li
         (train + ["--set-option", '{"lr": "fast"}'], "--set-option: lr='fast' must be of type float"),
         (train + ["--set-option", '{"max_group_size": 0}'], "--set-option: max_group_size=0 must be positive"),
         (train + ["--accumulation", "0"], "--accumulation: must be at least 1"),
-        (train + ["--accumulation", "9"], "use a smaller --accumulation"),
+        (train + ["--accumulation", "9"], "use a smaller accumulation (--accumulation)"),
         (train + ["--epochs", "-1"], "--epochs: must be at least 1"),
         (train + ["--device", "tpu"], "--device: unknown device 'tpu'"),
-        (train + ["--sync-bn", "--device", "cpu"], "--sync-bn needs CUDA"),
+        (train + ["--sync-bn", "--device", "cpu"], "(--sync-bn) needs CUDA"),
+        (train + ["--epochs", "1", "--set-option", '{"lr": 0.1}'], "trained with a different configuration"),
         (["train", "--data", str(root), "--sets", "Solo", "--out", str(tmp_path / "run"), "--preset", "tiny"],
          "cannot form two-group training batches"),
         (predict + ["--images", str(image)], "--images takes a folder"),
@@ -415,6 +416,7 @@ def test_every_user_error_is_one_line_naming_the_option_or_file(write_cosod_set,
     write_cosod_set({"cat": 2}, set_name="Holes")
     (root / "gts" / "Holes" / "cat" / "cat_00.png").unlink()  # an image without a mask
     checkpoint = write_checkpoint(tmp_path / "ck" / "checkpoint.pt")
+    write_checkpoint(tmp_path / "run" / "checkpoint.pt")  # a run of another configuration in train's --out
     for argv, expected in _bad_commands(root, tmp_path, checkpoint):
         line = cli_error(argv, capsys)
         assert line.startswith(f"gconet-lab {argv[0]}: error: ") and expected in line, (argv, line)
