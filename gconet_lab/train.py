@@ -54,6 +54,7 @@ from .data.sampling import GroupPairSampler
 from .distributed import DistributedContext
 from .losses import GCoNetLoss, LossBreakdown
 from .interrupts import terminate_as_interrupt
+from .models.official_checkpoint import check_finite_weights
 from .run_folder import lock_run_folder, truncate_log
 from .storage import DiskFullError, ensure_writable_folder, is_disk_full
 
@@ -209,6 +210,7 @@ class Trainer:
             changed = sorted(k for k, v in self.config.to_dict().items() if payload["config"].get(k) != v)
             raise ConfigError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
                               "use another output folder (--out) or the same configuration")
+        check_finite_weights(payload["model"], self.checkpoint_path)  # a diverged run cannot be continued
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scaler is not None and payload["scaler"] is not None:

@@ -194,7 +194,7 @@ def test_command_line_reports_bad_options_and_files_in_one_line(tmp_path, capsys
         main(["train", "--data", str(tmp_path), "--sets", "X", "--out", str(tmp_path / "run"),
               "--preset", "tiny", "--set-option", '{"use_gamm": false}'])
     assert exit_info.value.code == 2
-    assert "gconet-lab train: error: unknown configuration option 'use_gamm'; did you mean 'use_gam'?" in capsys.readouterr().err
+    assert "gconet-lab train: error: --set-option: unknown configuration option 'use_gamm'; did you mean 'use_gam'?" in capsys.readouterr().err
     (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 not a whole file")
     with pytest.raises(SystemExit):
         main(["predict", "--checkpoint", str(tmp_path / "cut.pt"), "--images", str(tmp_path), "--out", str(tmp_path / "maps")])
