@@ -297,22 +297,21 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, epochs: int | None = None, resume: bool = True) -> TrainResult:
-        """Train up to ``epochs`` holding the run folder's lock (rank 0); see :meth:`train_epochs`."""
+        """Train up to ``epochs`` (see :meth:`train_epochs`); rank 0 first checks the output folder's free space,
+        so a full disk fails before any step, and holds its lock throughout."""
         if not self.context.is_main:
             return self.train_epochs(epochs, resume)
-        ensure_writable_folder(self.out_dir)
+        ensure_writable_folder(self.out_dir, checkpoint_space_needed(self.model, self.checkpoint_path))
         with lock_run_folder(self.out_dir):
             return self.train_epochs(epochs, resume)
 
     def train_epochs(self, epochs: int | None, resume: bool) -> TrainResult:
-        """Resume, then train up to ``epochs``; the free space is checked first, so a full disk fails before any step.
+        """Resume, then train up to ``epochs``.
 
         Ctrl-C and SIGTERM save a checkpoint and return with ``interrupted``; an error saves one and is
         raised again, except a full disk, which keeps the last good checkpoint (:class:`DiskFullError`).
         """
         epochs = self.config.epochs if epochs is None else epochs
-        if self.context.is_main:
-            ensure_writable_folder(self.out_dir, checkpoint_space_needed(self.model, self.checkpoint_path))
         if resume:
             self.resume_everywhere()
         if self.context.is_main:

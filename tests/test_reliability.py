@@ -196,8 +196,10 @@ def test_command_line_reports_bad_options_and_files_in_one_line(tmp_path, capsys
     assert exit_info.value.code == 2
     assert "gconet-lab train: error: --set-option: unknown configuration option 'use_gamm'; did you mean 'use_gam'?" in capsys.readouterr().err
     (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 not a whole file")
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "a.png")
     with pytest.raises(SystemExit):
-        main(["predict", "--checkpoint", str(tmp_path / "cut.pt"), "--images", str(tmp_path), "--out", str(tmp_path / "maps")])
+        main(["predict", "--checkpoint", str(tmp_path / "cut.pt"), "--images", str(tmp_path / "photos"), "--out", str(tmp_path / "maps")])
     assert "gconet-lab predict: error: cannot read checkpoint" in capsys.readouterr().err
 
 
