@@ -199,7 +199,8 @@ def verify_archive(path: str | Path, name: str, sha256: str | None = None) -> Ar
     for group in sorted(tree["images"].keys() | tree["gts"].keys()):
         where = f"{report.prefix}/images/{name}/{group}".lstrip("/")
         try:
-            pairing = pair_by_stem(tree["images"].get(group, []), tree["gts"].get(group, []), where)
+            pairing = pair_by_stem(tree["images"].get(group, []), tree["gts"].get(group, []), where,
+                                   f"{report.prefix}/gts/{name}/{group}".lstrip("/"))
         except DataError as error:
             report.problems.append(str(error))
             continue

@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path, help="output root (e.g. data_cache/cosod, git-ignored)")
     add_writer_arguments(parser, "iCoseg")
     args = parser.parse_args(argv)
-    print(convert_icoseg(args.source, args.out, args.set_name, args.mode).summary())
+    try:
+        report = convert_icoseg(args.source, args.out, args.set_name, args.mode)
+    except (ValueError, OSError) as error:  # DataError is a ValueError: a bad file or folder, named in the message
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    print(report.summary())
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ import torch
 
 from .config import GCoNetConfig, make_config
 from .data import Group, index_set, make_test_loader, read_image, read_mask
-from .evaluate import predict_dataset, predict_group
-from .metrics import evaluate_folders
+from .evaluate import predict_dataset, predict_group, predicted_pairing
+from .metrics import evaluate_files
 from .pipeline import TEST_SET, TRAIN_SETS, train
 
 PAPER_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
@@ -138,8 +138,8 @@ def train_and_score(row: AblationRow, data_dir: Path, run_dir: Path, preset: str
     loader = make_test_loader(groups, model.config.image_size)
     predictions = predict_dataset(model, loader, run_dir / "predictions", next(model.parameters()).device, progress)
     set_name = groups[0].set_name
-    evaluation = evaluate_folders(predictions / set_name, Path(data_dir) / "gts" / set_name,
-                                  groups=[group.name for group in groups], progress=progress)
+    evaluation = evaluate_files(predictions / set_name, Path(data_dir) / "gts" / set_name,
+                                predicted_pairing(groups), progress=progress)  # exactly these groups' maps
     return AblationRecord(row, evaluation.results, evaluation.per_group, trained.result.steps,
                           cached=not trained.result.history)
 

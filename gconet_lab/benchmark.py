@@ -172,10 +172,10 @@ def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: 
     return Measurement(task, "eager", times, 2 * n, peak_memory_mb(step, device))
 
 
-def evaluate_pairs(pred_root: str | Path, gt_root: str | Path, relpaths: Iterable[str],
+def evaluate_pairs(pred_root: str | Path, gt_root: str | Path, relpaths: Iterable[tuple[str, str]],
                    evaluate_image: Callable[..., ImageMetrics] = evaluate_image) -> dict[str, float]:
-    """Dataset numbers of the official protocol over ``relpaths`` ("group/name.png"), files read included."""
-    return summarize([evaluate_image(*load_pair(Path(pred_root) / p, Path(gt_root) / p)) for p in relpaths])
+    """Dataset numbers of the official protocol over ``relpaths`` (prediction, mask), files read included."""
+    return summarize([evaluate_image(*load_pair(Path(pred_root) / p, Path(gt_root) / g)) for p, g in relpaths])
 
 
 @dataclass(frozen=True)

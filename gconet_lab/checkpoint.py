@@ -3,7 +3,12 @@
 A checkpoint is written to a temporary file in the same folder, flushed to disk, then renamed over
 the old one (``os.replace`` is atomic on POSIX and Windows), so a process killed mid-save leaves the
 previous checkpoint intact. The temporary file such a process leaves behind is removed by the next
-save to the same path.
+save to the same path; so is the partial file of a save that fails (e.g. a full disk).
+
+A checkpoint holds only plain values (dicts, lists, tuples, numbers, strings, tensors) and every file
+is read with ``torch.load(weights_only=True)``, which refuses anything else: a crafted pickle given
+as a checkpoint cannot run code. Checkpoints of older gconet-lab versions stored numpy's RNG state
+as an array; numpy arrays are the one allow-listed extra.
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ import numpy as np
 import torch
 
 from .config import ConfigError, GCoNetConfig
-from .models.official_checkpoint import CheckpointError, read_checkpoint_file
+from .models.official_checkpoint import CheckpointError, check_finite_weights, read_checkpoint_file
 
 CHECKPOINT_FORMAT = "gconet_lab/1"
 WEIGHTS_FORMAT = "gconet_lab/weights-1"  # a trained model without optimizer or position (gconet_lab.shipped)
 
 
 def capture_rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """The Python, numpy, torch (and CUDA) generator states, as plain values and tensors."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = torch.from_numpy(numpy_state["state"]["key"].astype(np.int64))
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -33,7 +41,11 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    numpy_state = state["numpy"]
+    if isinstance(numpy_state, dict):  # an older checkpoint holds numpy's legacy tuple
+        key = numpy_state["state"]["key"]
+        numpy_state = {**numpy_state, "state": {**numpy_state["state"], "key": np.asarray(key, dtype=np.uint32)}}
+    np.random.set_state(numpy_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -68,6 +80,17 @@ def estimated_checkpoint_bytes(model: torch.nn.Module) -> int:
     weights = sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
     moments = sum(2 * p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     return weights + moments
+
+
+def checkpoint_space_needed(model: torch.nn.Module, path: str | os.PathLike) -> int:
+    """Free bytes a run needs for its checkpoints at ``path``: room for two whole copies.
+
+    :func:`atomic_save` writes the new checkpoint beside the old one before the rename, so at that
+    moment both are on disk; an existing checkpoint already holds the room of one of them.
+    """
+    path = Path(path)
+    existing = path.stat().st_size if path.is_file() else 0
+    return max(2 * estimated_checkpoint_bytes(model) - existing, 0)
 
 
 def save_training_checkpoint(path: str | os.PathLike, *, model, optimizer, scaler, config: GCoNetConfig,
@@ -113,6 +136,7 @@ def model_from_training_checkpoint(payload: dict[str, Any], source: str | os.Pat
         config = GCoNetConfig.from_dict(payload["config"])
     except ConfigError as error:
         raise CheckpointError(f"{os.fspath(source)!r} was written with another configuration format: {error}") from error
+    check_finite_weights(payload["model"], source)
     model = GCoNetPlus(config.replace(pretrained=False))  # the weights come from the checkpoint
     model.config = config
     try:

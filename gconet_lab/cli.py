@@ -24,29 +24,102 @@ Typical session:
 """
 
 
+INTERRUPTED_EXIT_STATUS = 130  # the shell's status of a process ended by Ctrl-C (128 + SIGINT)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """An ``int`` option that must be at least 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An ``int`` option that must be at least 0."""
+    return _int_at_least(text, 0)
+
+
+def two_or_more(text: str) -> int:
+    """An ``int`` option that must be at least 2 (a group the GST loss can split)."""
+    return _int_at_least(text, 2)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
+
+
+def json_object(text: str) -> dict:
+    """A ``--set-option`` value: a JSON object of configuration overrides."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error.msg} at character {error.pos}): {text}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f'must be a JSON object like \'{{"use_gst": false}}\', got {text}')
+    return value
+
+
+def device_name(text: str) -> str:
+    """A ``--device`` value torch knows and this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use cpu or cuda (cuda:N for one GPU)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: CUDA is not available on this machine; use cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: MPS is not available on this machine; use cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r}; use cpu or cuda")
+    return text
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from .report import run_main_job
+    from .storage import ensure_writable_folder
 
+    ensure_writable_folder(args.out)
     run_main_job(args.out, epochs=args.epochs, device=args.device)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     from .pipeline import prepare_default_data
+    from .storage import ensure_writable_folder
 
+    ensure_writable_folder(args.out)
     prepare_default_data(args.out, args.shared)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .config import make_config
+    from .config import ConfigError, make_config
     from .distributed import is_main_process
     from .pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
-    overrides = dict(json.loads(args.set_option)) if args.set_option else {}
     preset = args.preset or (recipe.preset if recipe else "cpu")
-    config = make_config(preset, args.variant, **{**(recipe.config_options if recipe else {}), **overrides})
+    try:
+        config = make_config(preset, args.variant, **{**(recipe.config_options if recipe else {}), **(args.set_option or {})})
+    except ConfigError as error:  # the preset and variant are argparse choices: the overrides are wrong
+        raise ConfigError(f"--set-option: {error}") from None
     sets = recipe.sets if recipe else tuple(args.sets)
     result = train(config, args.data, args.out, sets, epochs=args.epochs, device=args.device,
                    accumulation=args.accumulation, sync_bn=args.sync_bn, precision=args.precision).result
+    if result.interrupted:  # the trainer said where the checkpoint is; a script must see that the run is not done
+        raise SystemExit(INTERRUPTED_EXIT_STATUS)
     if not is_main_process():
         return
     print(f"{result.steps} steps, {result.epochs_completed} epochs, {result.skipped_steps} skipped, "
@@ -61,14 +134,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .checkpoint import load_any_model
     from .shipped import resolve_checkpoint
     from .data import index_set, make_test_loader
-    from .evaluate import predict_dataset, score_predictions
+    from .evaluate import predict_dataset, predicted_pairing, score_predictions
     from .metrics import format_comparison
 
     model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
-    indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error")
+    indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error",
+                        skip_option="--skip-missing")
+    if indexed.report.skipped:
+        print(indexed.report.summary(), file=sys.stderr)
     out = Path(args.out)
     predict_dataset(model, make_test_loader(indexed, model.config.image_size), out / "predictions", next(model.parameters()).device)
-    scores = score_predictions(out / "predictions" / args.set, Path(args.data) / "gts" / args.set, out)
+    # exactly this run's images, paired with their masks as training pairs them: never maps left by an earlier run
+    scores = score_predictions(out / "predictions" / args.set, Path(args.data) / "gts" / args.set, out,
+                               pairing=predicted_pairing(indexed.groups))
     print(format_comparison({"official": scores.evaluation.results, "pysod": scores.pysod}))
     print(f"tables: {', '.join(map(str, scores.tables))}")
 
@@ -79,25 +157,24 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .checkpoint import load_any_model
     from .shipped import resolve_checkpoint
     from .data import prepare_image, read_image
-    from .data.layout import is_data_file
-    from .evaluate import predict_group, write_group
+    from .evaluate import NonFiniteOutputError, predict_group, write_group
+    from .predict_folder import plan_prediction
     from .storage import ensure_writable_folder
 
+    plan = plan_prediction(args.images, args.out)
     model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
     ensure_writable_folder(args.out)
-    folder = Path(args.images)
-    groups = sorted(p for p in folder.iterdir() if p.is_dir()) or [folder]
-    for group in groups:
-        paths = sorted(p for p in group.iterdir() if p.is_file() and is_data_file(p.name))
-        if not paths:
-            print(f"skipping {group}: no images", file=sys.stderr)
-            continue
+    print(plan.describe(), file=sys.stderr)
+    for name, paths in plan.groups:
         images = [read_image(p) for p in paths]
         batch = torch.stack([prepare_image(image, model.config.image_size) for image in images])
-        maps = predict_group(model, batch, [image.shape[:2] for image in images], next(model.parameters()).device)
-        target = Path(args.out) / (group.name if group != folder else "")
+        try:
+            maps = predict_group(model, batch, [image.shape[:2] for image in images], next(model.parameters()).device)
+        except NonFiniteOutputError as error:
+            raise NonFiniteOutputError(f"{paths[0].parent}: {error}") from None
+        target = Path(args.out) / name
         write_group(maps, [p.stem for p in paths], target)
-        print(f"{group.name}: {len(paths)} maps -> {target}")
+        print(f"{name or paths[0].parent.name}: {len(paths)} maps -> {target}")
 
 
 def cmd_benchmark(args: argparse.Namespace) -> None:
@@ -107,8 +184,10 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     from .config import make_config
     from .data import index_set
     from .evaluate import predict_centre_prior
+    from .storage import ensure_writable_folder
     from .train import select_device
 
+    ensure_writable_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     predictions = masks = None
@@ -156,13 +235,13 @@ with torchrun (one process per GPU; each step then learns from GPUs x --accumula
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gconet-lab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="gconet-lab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the main job: prepare the embedded data, train, evaluate on iCoseg, write a report")
     demo.add_argument("--out", default="outputs/demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--epochs", type=int, help="override the cpu preset's epochs")
-    demo.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    demo.add_argument("--epochs", type=positive_int, help="override the cpu preset's epochs")
+    demo.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available)")
     demo.set_defaults(func=cmd_demo)
 
     prepare = sub.add_parser("prepare", help="build the default sets (iCoseg, COCO groups, copy-paste groups, synthetic) in the CoSOD layout")
@@ -180,10 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
     train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: the recipe's, else cpu)")
     train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
-    train.add_argument("--epochs", type=int, help="override the preset's epochs")
-    train.add_argument("--set-option", help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
-    train.add_argument("--device", help="cpu or cuda (default: cuda when available; under torchrun cuda:LOCAL_RANK)")
-    train.add_argument("--accumulation", type=int, default=1,
+    train.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
+    train.add_argument("--set-option", type=json_object, help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
+    train.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available; under torchrun cuda:LOCAL_RANK)")
+    train.add_argument("--accumulation", type=positive_int, default=1,
                        help="two-group batches per process added up in each Adam step (default: %(default)s)")
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (off: BN per two-group batch as in the paper)")
     train.add_argument("--precision", default="auto", choices=PRECISIONS,
@@ -196,14 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
     evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
     evaluate.add_argument("--skip-missing", action="store_true", help="skip images without masks (reported) instead of failing")
-    evaluate.add_argument("--device", help="cpu or cuda")
+    evaluate.add_argument("--device", type=device_name, help="cpu or cuda")
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
     predict.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-long), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
     predict.add_argument("--images", required=True, help="folder of images (one group) or of group folders")
     predict.add_argument("--out", required=True, help="where to write <group>/<name>.png")
-    predict.add_argument("--device", help="cpu or cuda")
+    predict.add_argument("--device", type=device_name, help="cpu or cuda")
     predict.set_defaults(func=cmd_predict)
 
     bench = sub.add_parser("benchmark", help="time inference (reference vs fast path), a training step and the evaluation",
@@ -212,17 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
     bench.add_argument("--tasks", nargs="+", default=["inference", "training", "evaluation"],
                        choices=("inference", "training", "evaluation"), help="what to time (default: all)")
-    bench.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    bench.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    bench.add_argument("--batch-size", type=int, default=2, help="inference batch, the paper's protocol (default: %(default)s)")
-    bench.add_argument("--group-size", type=int, default=4, help="images of one test group; a training step takes two groups (default: %(default)s)")
-    bench.add_argument("--warmup", type=int, default=2, help="untimed rounds first (default: %(default)s)")
-    bench.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
+    bench.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available)")
+    bench.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
+    bench.add_argument("--batch-size", type=positive_int, default=2, help="inference batch, the paper's protocol (default: %(default)s)")
+    bench.add_argument("--group-size", type=two_or_more, default=4, help="images of one test group; a training step takes two groups (default: %(default)s)")
+    bench.add_argument("--warmup", type=non_negative_int, default=2, help="untimed rounds first (default: %(default)s)")
+    bench.add_argument("--repeats", type=positive_int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
     bench.add_argument("--compile", action="store_true", help="wrap the fast path in torch.compile (slow to start; CPU needs a C++ compiler)")
     bench.add_argument("--data", default="outputs/data", help="root holding gts/<set>/ for the evaluation (default: %(default)s)")
     bench.add_argument("--set", default="iCoseg", help="set to evaluate (default: %(default)s)")
     bench.add_argument("--predictions", help="<group>/<name>.png maps to evaluate (default: a centre prior, written to --out)")
-    bench.add_argument("--plain-every", type=int, default=10, help="check the plain threshold loop on every n-th image (default: %(default)s)")
+    bench.add_argument("--plain-every", type=positive_int, default=10, help="check the plain threshold loop on every n-th image (default: %(default)s)")
     bench.add_argument("--out", default="outputs/benchmark", help="folder for benchmark.json (default: %(default)s)")
     bench.set_defaults(func=cmd_benchmark)
     return parser
@@ -234,13 +313,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from .config import ConfigError  # imported here so that --help stays fast
     from .data import DataError
+    from .evaluate import NonFiniteOutputError
     from .models import CheckpointError
     from .storage import OutputFolderError
 
     try:
         args.func(args)
-    except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError) as error:
-        parser.exit(2, f"gconet-lab {args.command}: error: {error}\n")
+    except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError, NonFiniteOutputError) as error:
+        one_line = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        parser.exit(2, f"gconet-lab {args.command}: error: {one_line}\n")
 
 
 if __name__ == "__main__":

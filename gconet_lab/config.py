@@ -83,6 +83,9 @@ class GCoNetConfig:
     seed: int = 7
 
     def __post_init__(self) -> None:
+        if isinstance(self.betas, list):  # from JSON
+            self.betas = tuple(self.betas)
+        check_option_types(self)
         choices = {
             "encoder": ENCODERS,
             "variant": VARIANTS,
@@ -102,7 +105,6 @@ class GCoNetConfig:
             raise ConfigError("use_gcm=True needs use_gam=True: GCM multiplies features by GAM's consensus (Sec. 3.3)")
         if self.image_size < 32 or self.image_size % 32:
             raise ConfigError(f"image_size must be a multiple of 32 and >= 32, got {self.image_size}")
-        self.betas = tuple(self.betas)
 
     # ------------------------------------------------------------------ helpers
     def replace(self, **changes: Any) -> GCoNetConfig:
@@ -122,6 +124,27 @@ class GCoNetConfig:
     def uses_masked_reencoding(self) -> bool:
         """Whether training re-encodes the images masked by a prediction (RACM, or GST on F_r)."""
         return self.use_racm or (self.use_gst and self.gst_features == "masked")
+
+
+def check_option_types(config: GCoNetConfig) -> None:
+    """Raise a :class:`ConfigError` naming an option whose value has the wrong type or is out of range.
+
+    The type of each option is the type of its default (an ``int`` is also a valid ``float``,
+    ``decoder_channels`` may be ``None``), so ``{"lr": "0.1"}`` fails here, not in the first step.
+    """
+    for option in dataclasses.fields(GCoNetConfig):
+        value, default = getattr(config, option.name), option.default
+        if option.name == "decoder_channels" and value is None:
+            continue
+        expected = int if default is None else type(default)
+        allowed = (int, float) if expected is float else (expected,)
+        if isinstance(value, bool) != (expected is bool) or not isinstance(value, allowed):
+            raise ConfigError(f"{option.name}={value!r} must be of type {expected.__name__}")
+    if len(config.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in config.betas):
+        raise ConfigError(f"betas={config.betas!r} must be two numbers in [0, 1)")
+    for name in ("lr", "epochs", "max_group_size", "cem_k", "cem_k_fallback"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{name}={getattr(config, name)!r} must be positive")
 
 
 def check_option_names(values: dict[str, Any]) -> None:

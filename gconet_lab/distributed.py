@@ -33,6 +33,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .config import ConfigError
+
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 CPU = torch.device("cpu")
 
@@ -100,7 +102,7 @@ def wrap_model(model: nn.Module, context: DistributedContext, sync_bn: bool = Fa
     built on ``model`` afterwards trains the same parameters; the checkpoint keys do not change.
     """
     if sync_bn and context.device.type != "cuda":
-        raise ValueError("sync_bn needs CUDA: SyncBatchNorm does not run on the CPU")
+        raise ConfigError("sync_bn (--sync-bn) needs CUDA: SyncBatchNorm does not run on the CPU")
     if not context.is_distributed:
         return model
     if sync_bn:

@@ -5,6 +5,10 @@ resized to its image's original size with bilinear interpolation (align_corners=
 an 8-bit PNG by truncation, as the official ``test.py`` does, under ``<out>/<set>/<group>/<name>.png``.
 The folder is then scored with :mod:`gconet_lab.metrics` (the eval-co-sod protocol) and, beside it,
 with pysodmetrics, whose conventions give slightly different numbers.
+
+Faults: a model whose maps are not finite (diverged weights) raises :class:`NonFiniteOutputError`
+instead of writing black maps; a disk that fills up while a map is written leaves no partial file
+and raises :class:`~gconet_lab.storage.DiskFullError`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .data import Group, image_size
-from .metrics import Evaluation, PySODEvaluator, evaluate_folders, write_tables
-from .storage import ensure_writable_folder
+from .metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
+from .storage import DiskFullError, ensure_writable_folder, is_disk_full
+
+
+class NonFiniteOutputError(RuntimeError):
+    """The model's maps hold NaN or inf: its weights diverged, or an input broke it."""
 
 
 def saliency_to_uint8(saliency: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -38,13 +46,24 @@ def predict_group(model: torch.nn.Module, images: torch.Tensor, sizes: Iterable[
     device = torch.device(device)
     with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
         saliency = model(images.to(device)).saliency
+    if not torch.isfinite(saliency).all():
+        raise NonFiniteOutputError("the model's maps hold NaN or inf values (diverged weights?); nothing written")
     return [saliency_to_uint8(map_, (int(h), int(w))) for map_, (h, w) in zip(saliency, sizes, strict=True)]
 
 
 def write_group(maps: list[np.ndarray], names: list[str], folder: Path) -> None:
+    """Write ``<folder>/<name>.png`` for each map; on a full disk the partial file is removed (:class:`DiskFullError`)."""
     folder.mkdir(parents=True, exist_ok=True)
     for map_, name in zip(maps, names, strict=True):
-        Image.fromarray(map_).save(folder / f"{name}.png")
+        path = folder / f"{name}.png"
+        try:
+            Image.fromarray(map_).save(path)
+        except OSError as error:
+            path.unlink(missing_ok=True)
+            if is_disk_full(error):
+                raise DiskFullError(f"the disk holding {folder} is full: {path.name} was not written "
+                                    "(no partial file left); free some space and run again") from None
+            raise
 
 
 def predict_dataset(model: torch.nn.Module, loader: Iterable[dict[str, Any]], out_dir: str | Path,
@@ -55,7 +74,10 @@ def predict_dataset(model: torch.nn.Module, loader: Iterable[dict[str, Any]], ou
     """
     out_dir = ensure_writable_folder(out_dir)
     for item in tqdm(loader, desc="predicting groups", unit="group", disable=not progress):
-        maps = predict_group(model, item["images"], item["sizes"].tolist(), device)
+        try:
+            maps = predict_group(model, item["images"], item["sizes"].tolist(), device)
+        except NonFiniteOutputError as error:
+            raise NonFiniteOutputError(f"group {item['group']}: {error}") from None
         write_group(maps, item["names"], out_dir / item["set_name"] / item["group"])
     return out_dir
 
@@ -87,8 +109,27 @@ class DatasetScores:
     tables: tuple[Path, Path]  # per_image.csv, per_group.csv
 
 
-def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str | Path, progress: bool = True) -> DatasetScores:
-    """Official metrics, pysodmetrics metrics and CSV tables for one predicted set."""
+def predicted_pairing(groups: Iterable[Group]) -> Pairing:
+    """(prediction, mask) paths, relative to the set's folders, of every sample of ``groups``.
+
+    These are the maps :func:`predict_dataset` writes for the set and the masks training pairs
+    them with, so scoring with this pairing scores exactly the images of this run, whatever else
+    the prediction folder holds.
+    """
+    return Pairing([(f"{group.name}/{sample.stem}.png", f"{group.name}/{sample.mask.name}")
+                    for group in groups for sample in group.samples], [], [])
+
+
+def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str | Path, progress: bool = True,
+                      pairing: Pairing | None = None) -> DatasetScores:
+    """Official metrics, pysodmetrics metrics and CSV tables for one predicted set.
+
+    ``pairing`` (e.g. :func:`predicted_pairing`) says exactly which files to score; without it,
+    every prediction with a mask in the two folders is scored (:func:`~gconet_lab.metrics.evaluate_folders`).
+    """
     pysod = PySODEvaluator()
-    evaluation = evaluate_folders(pred_root, gt_root, progress=progress, also=[pysod])
+    if pairing is None:
+        evaluation = evaluate_folders(pred_root, gt_root, progress=progress, also=[pysod])
+    else:
+        evaluation = evaluate_files(pred_root, gt_root, pairing, progress=progress, also=[pysod])
     return DatasetScores(evaluation, pysod.results(), write_tables(evaluation, table_dir))

@@ -103,7 +103,7 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
     """
     context = distributed.setup(device)
     try:
-        indexed = [index_set(data_dir, name) for name in sets]
+        indexed = [index_set(data_dir, name, skip_option=None) for name in sets]
         loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed,
                                    rank=context.rank, world_size=context.world_size)
         class_names = list(loader.dataset.class_names)  # groups too small to split are already left out

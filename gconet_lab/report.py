@@ -16,7 +16,7 @@ import numpy as np
 from .config import make_config
 from .data import index_set, make_test_loader, read_image, read_mask
 from .data.writer import safe_name
-from .evaluate import DatasetScores, predict_centre_prior, predict_dataset, score_predictions
+from .evaluate import DatasetScores, predict_centre_prior, predict_dataset, predicted_pairing, score_predictions
 from .pipeline import TEST_SET, prepare_default_data, train
 from .viz import loss_curves, prediction_grid
 
@@ -64,7 +64,8 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
         predictions[name] = predict_dataset(trained.model, test_loader, run_dir / "predictions", device=next(trained.model.parameters()).device)
     predictions["centre prior"] = predict_centre_prior(test_set.groups, out / "centre_prior")
     gt_root = data_dir / "gts" / TEST_SET
-    scores = {name: score_predictions(root / TEST_SET, gt_root, out / "tables" / safe_name(name))
+    scores = {name: score_predictions(root / TEST_SET, gt_root, out / "tables" / safe_name(name),
+                                      pairing=predicted_pairing(test_set.groups))  # never maps of an earlier run
               for name, root in predictions.items()}
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)

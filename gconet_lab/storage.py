@@ -4,21 +4,32 @@ Training writes its checkpoint at the end of every epoch and prediction writes m
 without a check, a read-only folder or a full disk is only found after the work is done.
 :func:`ensure_writable_folder` creates the folder, writes and deletes a probe file in it, and
 compares the free space with what the work will need, raising :class:`OutputFolderError` naming the
-folder otherwise.
+folder otherwise. A disk that fills up anyway during the work is reported as :class:`DiskFullError`
+(see :func:`is_disk_full`), after the partial file was removed.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["OutputFolderError", "ensure_writable_folder", "format_bytes"]
+__all__ = ["DiskFullError", "OutputFolderError", "ensure_writable_folder", "format_bytes", "is_disk_full"]
 
 
 class OutputFolderError(OSError):
     """An output folder that cannot be created or written, or lacks the free space needed."""
+
+
+class DiskFullError(OutputFolderError):
+    """The disk filled up while writing; the message says what was kept."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is the operating system's "no space left on device" (ENOSPC) or a quota (EDQUOT)."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def format_bytes(count: int) -> str:

@@ -13,9 +13,12 @@ step; one step then learns from ``world_size x accumulation`` whole two-group ba
 number of GPUs. Only rank 0 logs, shows progress, calls the callbacks and writes checkpoints; the
 position in the epoch is saved in two-group batches, so a run resumes with any number of processes.
 
-Faults (see :meth:`Trainer.fit` and :meth:`Trainer.train_step`): the output folder is checked for
-write access and free space before the first step; a step whose output or loss is not finite, after
-the CEM's own k fallback, is skipped with a warning and marked ``"skipped": true`` in the log.
+Faults (see :meth:`Trainer.fit` and :meth:`Trainer.train_step`): the output folder is locked
+(:mod:`gconet_lab.run_folder`) and checked for write access and free space before the first step;
+SIGTERM is handled like Ctrl-C (:mod:`gconet_lab.interrupts`); a disk that fills anyway keeps the last
+good checkpoint; a resumed run drops the log records of the steps it trains again; a step whose
+output or loss is not finite, after the CEM's own k fallback, is skipped with a warning, marked
+``"skipped": true`` in the log, and changes nothing (weights, BatchNorm statistics, optimizer state).
 """
 
 from __future__ import annotations
@@ -39,19 +42,23 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed
+from .buffers import restore_buffers, snapshot_buffers
 from .checkpoint import (
-    estimated_checkpoint_bytes,
+    checkpoint_space_needed,
     read_training_checkpoint,
     restore_rng_state,
     save_training_checkpoint,
 )
-from .config import GCoNetConfig
+from .config import ConfigError, GCoNetConfig
 from .data.sampling import GroupPairSampler
 from .distributed import DistributedContext
 from .losses import GCoNetLoss, LossBreakdown
 from .precision import autocast, describe_precision, resolve_precision
 from .schedule import learning_rate_factor
-from .storage import ensure_writable_folder
+from .interrupts import terminate_as_interrupt
+from .models.official_checkpoint import check_finite_weights
+from .run_folder import lock_run_folder, truncate_log
+from .storage import DiskFullError, ensure_writable_folder, is_disk_full
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
@@ -148,8 +155,9 @@ class Trainer:
         self.accumulation = accumulation
         self.batches_per_step = self.context.world_size * accumulation  # two-group batches, all processes
         if hasattr(loader, "__len__") and len(loader) < accumulation:
-            raise ValueError(f"an epoch of {len(loader) * self.context.world_size} two-group batches is shorter than "
-                             f"one step of {self.context.world_size} processes x accumulation {accumulation}")
+            raise ConfigError(f"an epoch of {len(loader) * self.context.world_size} two-group batches is shorter than "
+                              f"one step of {self.context.world_size} processes x accumulation {accumulation}; "
+                              "use a smaller accumulation (--accumulation)")
         self.config = config
         self.loader = loader
         self.out_dir = Path(out_dir)
@@ -166,6 +174,7 @@ class Trainer:
         self.step = 0
         self.batch_in_epoch = 0  # two-group batches of the current epoch trained, by all processes together
         self.skipped_steps = 0
+        self.saved_step: int | None = None  # step of the last checkpoint written or resumed from
         self.history: list[dict[str, Any]] = []
 
     @property
@@ -174,14 +183,30 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
-        """Write ``checkpoint.pt`` (rank 0 only; every process holds the same weights)."""
+        """Write ``checkpoint.pt`` (rank 0 only; every process holds the same weights).
+
+        A full disk raises :class:`DiskFullError`; the atomic save has then removed its partial
+        file and the previous checkpoint is untouched.
+        """
         if not self.context.is_main:
             return
-        save_training_checkpoint(
-            self.checkpoint_path, model=self.model, optimizer=self.optimizer, scaler=self.scaler,
-            config=self.config, epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch,
-            class_names=self.class_names,
-        )
+        try:
+            save_training_checkpoint(
+                self.checkpoint_path, model=self.model, optimizer=self.optimizer, scaler=self.scaler,
+                config=self.config, epoch=self.epoch, step=self.step, batch_in_epoch=self.batch_in_epoch,
+                class_names=self.class_names,
+            )
+        except OSError as error:
+            if is_disk_full(error):
+                raise self.disk_full_error() from None
+            raise
+        self.saved_step = self.step
+
+    def disk_full_error(self) -> DiskFullError:
+        """The one-line report of a full disk: what is lost and what the folder still holds."""
+        kept = (f"{self.checkpoint_path} still holds step {self.saved_step}; free some space and run again to resume"
+                if self.saved_step is not None else "no checkpoint was written; free some space and run again")
+        return DiskFullError(f"the disk holding {self.out_dir} is full after step {self.step}: {kept}")
 
     def resume(self) -> bool:
         """Continue from ``out_dir/checkpoint.pt`` if present; returns whether it did."""
@@ -190,13 +215,15 @@ class Trainer:
         payload = read_training_checkpoint(self.checkpoint_path)
         if payload["config"] != self.config.to_dict():
             changed = sorted(k for k, v in self.config.to_dict().items() if payload["config"].get(k) != v)
-            raise ValueError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
-                             "use another output folder or the same configuration")
+            raise ConfigError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
+                              "use another output folder (--out) or the same configuration")
+        check_finite_weights(payload["model"], self.checkpoint_path)  # a diverged run cannot be continued
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.scaler is not None and payload["scaler"] is not None:
             self.scaler.load_state_dict(payload["scaler"])
         self.epoch, self.step, self.batch_in_epoch = payload["epoch"], payload["step"], payload["batch_in_epoch"]
+        self.saved_step = self.step
         restore_rng_state(payload["rng"])
         return True
 
@@ -222,6 +249,7 @@ class Trainer:
         processes skip together, before a backward pass that would wait for the others.
         """
         self.optimizer.zero_grad(set_to_none=True)
+        buffers = snapshot_buffers(self.model)  # BatchNorm statistics change in the forward pass
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "total": math.nan}
         terms: list[dict[str, float]] = []
         non_finite: list[str] = []
@@ -240,6 +268,8 @@ class Trainer:
                 self.backward(losses.total / len(batches))
         record["skipped"] = bool(non_finite)
         if non_finite:
+            self.optimizer.zero_grad(set_to_none=True)
+            restore_buffers(self.model, buffers)
             self.skip_step(record, non_finite)
             return record
         record.update(distributed.mean_over_processes(self.context, mean_records(terms)))
@@ -282,17 +312,31 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, epochs: int | None = None, resume: bool = True) -> TrainResult:
-        """Train up to ``epochs``; the output folder is checked first, so a full disk fails before any step."""
+        """Train up to ``epochs`` (see :meth:`train_epochs`); rank 0 first checks the output folder's free space,
+        so a full disk fails before any step, and holds its lock throughout."""
+        if not self.context.is_main:
+            return self.train_epochs(epochs, resume)
+        ensure_writable_folder(self.out_dir, checkpoint_space_needed(self.model, self.checkpoint_path))
+        with lock_run_folder(self.out_dir):
+            return self.train_epochs(epochs, resume)
+
+    def train_epochs(self, epochs: int | None, resume: bool) -> TrainResult:
+        """Resume, then train up to ``epochs``.
+
+        Ctrl-C and SIGTERM save a checkpoint and return with ``interrupted``; an error saves one and is
+        raised again, except a full disk, which keeps the last good checkpoint (:class:`DiskFullError`).
+        """
         epochs = self.config.epochs if epochs is None else epochs
         self.total_steps = epochs * self.steps_per_epoch()
-        if self.context.is_main:
-            ensure_writable_folder(self.out_dir, estimated_checkpoint_bytes(self.model))
         if resume:
             self.resume_everywhere()
+        if self.context.is_main:
+            truncate_log(self.out_dir / LOG_NAME, self.step)  # steps logged after the checkpoint are trained again
         start, interrupted = time.perf_counter(), False
         self.model.train()
         try:
-            with open(self.out_dir / LOG_NAME, "a", encoding="utf-8") if self.context.is_main else contextlib.nullcontext() as log:
+            with (open(self.out_dir / LOG_NAME, "a", encoding="utf-8") if self.context.is_main else contextlib.nullcontext() as log,
+                  terminate_as_interrupt()):
                 while self.epoch < epochs:
                     self.run_epoch(log, epochs)
                     self.epoch += 1
@@ -303,7 +347,9 @@ class Trainer:
             self.save()
             if self.context.is_main:
                 print(f"\ninterrupted: checkpoint saved to {self.checkpoint_path}; run again to resume")
-        except Exception:  # e.g. a corrupt image mid-epoch: keep the steps trained so far, then report
+        except Exception as error:  # e.g. a corrupt image mid-epoch: keep the steps trained so far, then report
+            if isinstance(error, DiskFullError) or is_disk_full(error):  # a save now would fill the disk again
+                raise (error if isinstance(error, DiskFullError) else self.disk_full_error()) from None
             self.save()
             if self.context.is_main:  # an error in another process leaves rank 0's last end-of-epoch checkpoint
                 print(f"\nstopped by an error after step {self.step}: checkpoint saved to {self.checkpoint_path}; "

@@ -20,7 +20,7 @@ from gconet_lab.models import CheckpointError, GCoNetPlus, load_official_checkpo
 
 @pytest.fixture(scope="module")
 def fixture():
-    return torch.load(require_shared("reference/official_gconet_plus_fixture.pt"), map_location="cpu", weights_only=False)
+    return torch.load(require_shared("reference/official_gconet_plus_fixture.pt"), map_location="cpu", weights_only=True)
 
 
 def official_model(state_dict) -> GCoNetPlus:

@@ -194,10 +194,12 @@ def test_command_line_reports_bad_options_and_files_in_one_line(tmp_path, capsys
         main(["train", "--data", str(tmp_path), "--sets", "X", "--out", str(tmp_path / "run"),
               "--preset", "tiny", "--set-option", '{"use_gamm": false}'])
     assert exit_info.value.code == 2
-    assert "gconet-lab train: error: unknown configuration option 'use_gamm'; did you mean 'use_gam'?" in capsys.readouterr().err
+    assert "gconet-lab train: error: --set-option: unknown configuration option 'use_gamm'; did you mean 'use_gam'?" in capsys.readouterr().err
     (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 not a whole file")
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "a.png")
     with pytest.raises(SystemExit):
-        main(["predict", "--checkpoint", str(tmp_path / "cut.pt"), "--images", str(tmp_path), "--out", str(tmp_path / "maps")])
+        main(["predict", "--checkpoint", str(tmp_path / "cut.pt"), "--images", str(tmp_path / "photos"), "--out", str(tmp_path / "maps")])
     assert "gconet-lab predict: error: cannot read checkpoint" in capsys.readouterr().err
 
 
@@ -263,7 +265,7 @@ def test_process_killed_mid_save_leaves_the_previous_checkpoint_loadable(tmp_pat
         if child.poll() is None:
             child.kill()
     assert leftovers[0].exists()  # the half-written temporary file, never the checkpoint itself
-    payload = torch.load(path, weights_only=False)
+    payload = torch.load(path, weights_only=True)
     assert torch.equal(payload["weights"], torch.full((8_000_000,), float(payload["generation"])))
     atomic_save({"generation": -1}, path)
     assert not leftovers[0].exists()  # the next save clears what the killed one left

@@ -23,6 +23,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from gconet_lab.data.cache import DEFAULT_MAX_BYTES, ResizedSampleCache
+from gconet_lab.data.errors import DataError
 from gconet_lab.data.io import read_image, read_mask
 from gconet_lab.data.layout import Group, IndexedSet, Sample
 from gconet_lab.data.sampling import (
@@ -174,8 +175,12 @@ def make_train_loader(
     In data-parallel training, process ``rank`` of ``world_size`` gets its share of every epoch.
     """
     groups = [group for indexed in sets for group in indexed.groups]
-    dataset = GroupPairDataset(groups, image_size, augment, class_names, min_group_size)
-    sampler = dataset.make_sampler(max_group_size, seed, rank, world_size)
+    try:
+        dataset = GroupPairDataset(groups, image_size, augment, class_names, min_group_size)
+        sampler = dataset.make_sampler(max_group_size, seed, rank, world_size)
+    except ValueError as error:  # too few groups of two images, or of two classes, for Eq. 16
+        folders = ", ".join(str(indexed.groups[0].samples[0].image.parent.parent) for indexed in sets if indexed.groups)
+        raise DataError(folders or "the training sets", f"cannot form two-group training batches: {error}") from None
     return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers)
 
 

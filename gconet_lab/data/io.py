@@ -10,7 +10,7 @@ PIL mode          :func:`read_image`                   :func:`read_mask`
 ================  ===================================  =========================================
 ``1``             black/white to RGB                   ``False``/``True`` -> 0.0/1.0
 ``L``, ``P``      grey / palette colours to RGB        luma / 255, or as is if only {0, 1}
-``RGB``           unchanged                            luma (ITU-R 601), like ``convert('L')``
+``RGB``           unchanged                            grey pixels: luma, like ``convert('L')``
 ``RGBA``, ``LA``  alpha dropped                        alpha dropped, then as above
 ``I;16``, ``I``   16 bits: most significant byte       value / 65535
 ================  ===================================  =========================================
@@ -25,8 +25,13 @@ Design choices (documented because they change pixel values):
   already being in [0, 1]; any other 8-bit mask is divided by 255. An all-zero mask is 0 either way.
 * EXIF orientation is **not** applied: masks are drawn on the stored pixels, and the official
   code does not apply it either.
+* A *colour* mask (RGB, RGBA or palette pixels whose channels differ by more than
+  ``COLOUR_TOLERANCE`` grey levels, e.g. a red overlay, class colours, or a cut-out photo whose
+  mask is its alpha channel) is refused: its luma would be a wrong soft mask (a pure red object
+  reads as 0.3, below the S-measure's 0.5). Grey masks saved as RGB, JPEG noise included, are read.
 
-Unreadable, truncated or corrupt files raise :class:`DataError` naming the file.
+Unreadable, truncated or corrupt files, and paths that are not regular files (a FIFO or a device
+would block the read), raise :class:`DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from gconet_lab.data.errors import DataError
 __all__ = ["DataError", "image_size", "read_image", "read_mask"]
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+COLOUR_TOLERANCE = 32  # largest channel spread (grey levels) of a pixel of a grey mask saved in colour
 
 
 def _open_decoded(path: str | Path) -> Image.Image:
@@ -49,6 +55,7 @@ def _open_decoded(path: str | Path) -> Image.Image:
     Pillow decodes lazily; calling ``load()`` forces the decoder to run so a truncated or
     corrupt file fails inside this function, with its name, not later in a worker process.
     """
+    _check_regular_file(path)
     try:
         image = Image.open(path)
         image.load()
@@ -57,6 +64,13 @@ def _open_decoded(path: str | Path) -> Image.Image:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DataError(path, f"cannot decode image ({error})") from error
     return image
+
+
+def _check_regular_file(path: str | Path) -> None:
+    """Refuse a path that exists but is not a regular file (opening a FIFO would wait forever)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DataError(path, "not a regular file (a folder, FIFO, socket or device)")
 
 
 def _sixteen_bit_array(image: Image.Image, path: str | Path) -> np.ndarray:
@@ -91,6 +105,11 @@ def read_mask(path: str | Path) -> np.ndarray:
         return _sixteen_bit_array(image, path).astype(np.float32) / 65535.0
     if image.mode == "F":
         raise DataError(path, "32-bit float masks are not supported; save masks as 8/16-bit PNG")
+    if image.mode in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr", "HSV", "LAB"):
+        colour = np.asarray(image.convert("RGB"), dtype=np.int16)
+        if (colour.max(axis=2) - colour.min(axis=2)).max() > COLOUR_TOLERANCE:
+            raise DataError(path, "a colour mask (its pixels are not grey); save the mask as a grey or 1-bit PNG "
+                                  "(for a cut-out, its alpha channel)")
     grey = np.asarray(image.convert("L"), dtype=np.uint8)
     if grey.max() <= 1:
         return grey.astype(np.float32)
@@ -99,6 +118,7 @@ def read_mask(path: str | Path) -> np.ndarray:
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of an image file, read from its header only (no decoding)."""
+    _check_regular_file(path)
     try:
         with Image.open(path) as image:
             width, height = image.size

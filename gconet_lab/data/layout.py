@@ -18,9 +18,12 @@ the classifier learns and what the two-group sampler keeps apart (Eq. 16).
 
 Rules, applied identically everywhere so results never depend on the file system:
 
-* Only files with an image suffix (case-insensitive) count; masks may use the same suffixes.
-  Hidden files (``.DS_Store``), ``Thumbs.db``, ``desktop.ini`` and other non-image files, and
-  sub-folders inside a group folder, are *ignored* and listed in the report.
+* Only regular files with an image suffix (case-insensitive) count; masks may use the same
+  suffixes. Hidden files (``.DS_Store``), ``Thumbs.db``, ``desktop.ini`` and other non-image
+  files, images in formats this package does not read (``.tif``, ``.webp``, ...: named as such),
+  anything that is not a regular file (a FIFO, socket or device named like an image would block
+  the reader; a broken link), and sub-folders inside a group folder, are *ignored* and listed in
+  the report.
 * Groups and samples are sorted by name (Unicode code points), never in ``os.listdir`` order.
 * Two files with the same stem in one folder (``a.jpg`` and ``a.png``) are an error: the
   pairing would be ambiguous.
@@ -41,6 +44,8 @@ from typing import Literal
 from gconet_lab.data.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+# Image formats found in downloaded sets that are not read here: reported by name, not as "not an image"
+UNSUPPORTED_IMAGE_SUFFIXES = frozenset({".tif", ".tiff", ".webp", ".gif", ".jp2", ".ppm", ".pgm", ".heic", ".avif"})
 OnMissing = Literal["error", "skip"]
 CLASS_FILE = "classes.csv"  # in images/<set>/: columns group,class (see the module docstring)
 
@@ -125,6 +130,14 @@ def is_data_file(name: str) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
+def ignore_reason(name: str) -> str:
+    """Why a (regular) file that is not a data file is left out, for the reports."""
+    suffix = Path(name).suffix.lower()
+    if suffix in UNSUPPORTED_IMAGE_SUFFIXES and not name.startswith("."):
+        return f"unsupported image format {suffix} (convert it to {', '.join(sorted(IMAGE_SUFFIXES))})"
+    return "not an image file"
+
+
 def _by_stem(names: Iterable[str], where: str | Path) -> dict[str, str]:
     """Map stem -> file name, refusing two data files with the same stem."""
     result: dict[str, str] = {}
@@ -137,14 +150,16 @@ def _by_stem(names: Iterable[str], where: str | Path) -> dict[str, str]:
 
 
 def pair_by_stem(
-    image_names: Iterable[str], mask_names: Iterable[str], where: str | Path
+    image_names: Iterable[str], mask_names: Iterable[str], images_where: str | Path,
+    masks_where: str | Path | None = None,
 ) -> Pairing:
     """Pair the data files of one group folder by stem; non-data names are left out.
 
-    ``where`` names the folder in the error raised for two files with the same stem.
+    ``images_where`` and ``masks_where`` (default: the same) name the image and the mask folder in
+    the error raised for two files with the same stem, so it names the folder that holds them.
     """
-    images = _by_stem(filter(is_data_file, image_names), where)
-    masks = _by_stem(filter(is_data_file, mask_names), where)
+    images = _by_stem(filter(is_data_file, image_names), images_where)
+    masks = _by_stem(filter(is_data_file, mask_names), images_where if masks_where is None else masks_where)
     return Pairing(
         pairs=tuple((images[s], masks[s]) for s in sorted(images.keys() & masks.keys())),
         unmatched_images=tuple(images[s] for s in sorted(images.keys() - masks.keys())),
@@ -162,8 +177,10 @@ def _list_dir(folder: Path, report: IndexReport, kind: str) -> tuple[list[str], 
             report.ignored.append(Skip(Path(entry.path), "hidden folder"))
         elif entry.is_dir():
             folders.append(entry.name)
-        else:
+        elif entry.is_file():  # follows links: a link to a regular file counts
             files.append(entry.name)
+        else:
+            report.ignored.append(Skip(Path(entry.path), "not a regular file (FIFO, socket, device or broken link)"))
     return sorted(folders), sorted(files)
 
 
@@ -207,16 +224,17 @@ def _index_group(
         (gt_dir, sub_masks, mask_files),
     ):
         report.ignored += [Skip(folder / s, "sub-folder inside a group folder") for s in subs]
-        report.ignored += [
-            Skip(folder / f, "not an image file") for f in files if not is_data_file(f)
-        ]
-    pairing = pair_by_stem(image_files, mask_files, image_dir)
+        report.ignored += [Skip(folder / f, ignore_reason(f)) for f in files if not is_data_file(f)]
+    pairing = pair_by_stem(image_files, mask_files, image_dir, gt_dir)
     report.skipped += [
         Skip(image_dir / n, f"no mask (expected {gt_dir / Path(n).stem}.png)")
         for n in pairing.unmatched_images
     ]
+    unsupported = {Path(f).stem: f for f in image_files if Path(f).suffix.lower() in UNSUPPORTED_IMAGE_SUFFIXES}
     report.skipped += [
-        Skip(gt_dir / n, f"mask without an image in {image_dir}") for n in pairing.unmatched_masks
+        Skip(gt_dir / n, f"its image {image_dir / unsupported[Path(n).stem]} is in an {ignore_reason(unsupported[Path(n).stem])}"
+             if Path(n).stem in unsupported else f"mask without an image in {image_dir}")
+        for n in pairing.unmatched_masks
     ]
     samples = tuple(
         Sample(image_dir / image, gt_dir / mask, name, Path(image).stem)
@@ -232,14 +250,16 @@ def index_dirs(
     gts_dir: str | Path,
     set_name: str | None = None,
     on_missing: OnMissing = "error",
+    skip_option: str | None = "on_missing='skip'",
 ) -> IndexedSet:
     """Index two parallel folders of group folders (images and masks) into groups.
 
     ``set_name`` defaults to the name of ``images_dir``. With ``on_missing="error"`` the first
-    unpaired file or empty group raises :class:`DataError` naming it (and counting the rest);
-    with ``"skip"`` they are left out and listed in the returned report. A class file
-    ``images_dir/classes.csv`` gives groups their class (module docstring); it may only name
-    existing groups.
+    unpaired file or empty group raises :class:`DataError` naming it (and counting the rest) and
+    suggesting ``skip_option``, the caller's way to skip them (``None``: the caller has none); with
+    ``"skip"`` they are left out and listed in the returned report. A set with no pair at all is
+    an error either way. A class file ``images_dir/classes.csv`` gives groups their class (module
+    docstring); it may only name existing groups.
     """
     if on_missing not in ("error", "skip"):
         raise ValueError(f"on_missing must be 'error' or 'skip', not {on_missing!r}")
@@ -264,16 +284,19 @@ def index_dirs(
     if on_missing == "error" and report.skipped:
         first, rest = report.skipped[0], len(report.skipped) - 1
         more = f" (and {rest} more unpaired files or empty groups)" if rest else ""
-        raise DataError(
-            first.path, f"{first.reason}{more}; use on_missing='skip' to leave them out"
-        )
-    return IndexedSet(name, tuple(g for g in groups if g.samples), report)
+        remedy = f"use {skip_option} to leave them out" if skip_option else "fix or remove them"
+        raise DataError(first.path, f"{first.reason}{more}; {remedy}")
+    kept = tuple(g for g in groups if g.samples)
+    if not kept:
+        raise DataError(images_dir, f"no group folder holds an image with its mask in {gts_dir}")
+    return IndexedSet(name, kept, report)
 
 
-def index_set(root: str | Path, set_name: str, on_missing: OnMissing = "error") -> IndexedSet:
-    """Index ``root/images/<set_name>`` against ``root/gts/<set_name>``."""
+def index_set(root: str | Path, set_name: str, on_missing: OnMissing = "error",
+              skip_option: str | None = "on_missing='skip'") -> IndexedSet:
+    """Index ``root/images/<set_name>`` against ``root/gts/<set_name>`` (see :func:`index_dirs`)."""
     root = Path(root)
-    return index_dirs(root / "images" / set_name, root / "gts" / set_name, set_name, on_missing)
+    return index_dirs(root / "images" / set_name, root / "gts" / set_name, set_name, on_missing, skip_option)
 
 
 def index_sets(

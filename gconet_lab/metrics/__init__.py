@@ -20,6 +20,7 @@ from gconet_lab.metrics.evaluator import OfficialEvaluator, summarize
 from gconet_lab.metrics.folders import (
     Evaluation,
     Pairing,
+    evaluate_files,
     evaluate_folders,
     load_pair,
     match_pairs,
@@ -47,6 +48,7 @@ __all__ = [
     "PySODEvaluator",
     "compare_folders",
     "e_measure_curve",
+    "evaluate_files",
     "evaluate_folders",
     "evaluate_image",
     "f_measure_curve",

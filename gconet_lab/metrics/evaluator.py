@@ -2,8 +2,9 @@
 
 The official evaluator reports one number per dataset (reference D.2):
 
-* ``S`` and ``MAE`` are means over images. A NaN S (degenerate mask, see ``s_measure``) is
-  not skipped, as in the official code, so it makes the dataset S NaN too.
+* ``S`` and ``MAE`` are means over images. The official code lets one degenerate mask make
+  the dataset S NaN; here every per-image number is finite (see ``s_measure``), and
+  :meth:`OfficialEvaluator.add` refuses, naming the image, one that is not.
 * The F and E curves (one value per threshold) are averaged over images first. ``maxF`` and
   ``maxE`` are the maxima of those mean curves, and ``meanF`` and ``meanE`` their means. This is
   *not* the mean of per-image maxima: one threshold has to work for the whole dataset.
@@ -67,6 +68,9 @@ class OfficialEvaluator:
         Its folder is the group unless ``group`` is given.
         """
         metrics = evaluate_image(pred, gt)
+        numbers = [metrics.s, metrics.mae, *metrics.f_curve, *metrics.e_curve]
+        if not np.isfinite(numbers).all():
+            raise ValueError(f"{name or 'image'}: its metrics are not finite; it would spoil the set's numbers")
         path = PurePosixPath(name)
         self._images.append(metrics)
         self._names.append((path.parent.name if group is None else group, path.stem))

@@ -1,7 +1,10 @@
 """Evaluate a folder of predictions against a folder of masks, the way the official loader does.
 
-Both trees are laid out as ``<root>/<group>/<name>.png``. The official ``EvalDataset``
-(reference D.1) pairs files by identical relative path and drops files present in only one tree.
+Both trees are laid out as ``<root>/<group>/<name>.<ext>``. The official ``EvalDataset``
+(reference D.1) pairs files by identical relative path and drops files present in only one tree;
+:func:`match_pairs` pairs them by group folder and file-name stem with the rule training uses
+(:func:`gconet_lab.data.layout.pair_by_stem`: any image suffix, in any letter case), so a mask that
+training reads is scored. The unpaired files are listed in the :class:`Pairing`.
 It opens both files as 8-bit grey (PIL ``'L'``). If the sizes differ it resizes the *prediction*
 to the mask's size with PIL bilinear, and ``ToTensor`` turns grey levels into float32 ``k / 255``.
 The mask is never binarised by the loader.
@@ -26,9 +29,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from gconet_lab.data.io import read_mask
+from gconet_lab.data.layout import is_data_file, pair_by_stem
 from gconet_lab.metrics.evaluator import OfficialEvaluator
 
-__all__ = ["Evaluation", "Pairing", "evaluate_folders", "load_pair", "match_pairs", "write_tables"]
+__all__ = ["Evaluation", "Pairing", "evaluate_files", "evaluate_folders", "load_pair", "match_pairs", "write_tables"]
 
 
 def _grey_to_unit_float(image: Image.Image) -> np.ndarray:
@@ -53,9 +57,9 @@ def load_pair(pred_path: str | Path, gt_path: str | Path) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class Pairing:
-    """Relative paths ``"group/name.png"``: those in both trees, and those in only one of them."""
+    """Relative paths ``"group/name.ext"``: (prediction, mask) pairs, and the files of only one tree."""
 
-    matched: list[str]
+    matched: list[tuple[str, str]]
     pred_only: list[str]
     gt_only: list[str]
 
@@ -67,33 +71,37 @@ class Pairing:
         )
 
 
-def _png_files(root: Path, groups: Iterable[str] | None) -> set[str]:
-    """``"group/name.png"`` of every PNG one level below ``root``, optionally only in ``groups``."""
+def _group_files(root: Path, groups: list[str] | None) -> dict[str, list[str]]:
+    """Image file names (regular files only) per group folder of ``root``, optionally only ``groups``."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder")
-    wanted = None if groups is None else set(groups)
     return {
-        f"{path.parent.name}/{path.name}"
-        for path in root.glob("*/*.png")
-        if wanted is None or path.parent.name in wanted
+        folder.name: [p.name for p in folder.iterdir() if p.is_file() and is_data_file(p.name)]
+        for folder in root.iterdir()
+        if folder.is_dir() and not folder.name.startswith(".") and (groups is None or folder.name in groups)
     }
 
 
 def match_pairs(
     pred_root: str | Path, gt_root: str | Path, groups: Iterable[str] | None = None
 ) -> Pairing:
-    """Pair the ``<group>/<name>.png`` files present in both trees. Raises if there are none."""
+    """Pair the ``<group>/<name>.<ext>`` files of both trees by group and stem. Raises if there are none."""
     groups = None if groups is None else list(groups)
-    preds = _png_files(Path(pred_root), groups)
-    masks = _png_files(Path(gt_root), groups)
-    pairing = Pairing(sorted(preds & masks), sorted(preds - masks), sorted(masks - preds))
-    if not pairing.matched:
+    preds, masks = _group_files(Path(pred_root), groups), _group_files(Path(gt_root), groups)
+    matched, pred_only, gt_only = [], [], []
+    for group in sorted(preds.keys() | masks.keys()):
+        pairing = pair_by_stem(preds.get(group, []), masks.get(group, []),
+                               Path(pred_root) / group, Path(gt_root) / group)
+        matched += [(f"{group}/{pred}", f"{group}/{mask}") for pred, mask in pairing.pairs]
+        pred_only += [f"{group}/{name}" for name in pairing.unmatched_images]
+        gt_only += [f"{group}/{name}" for name in pairing.unmatched_masks]
+    if not matched:
         only = "" if groups is None else f" in groups {groups}"
         raise FileNotFoundError(
-            f"no <group>/<name>.png{only} exists in both {pred_root} ({len(preds)} PNGs) "
-            f"and {gt_root} ({len(masks)} PNGs)"
+            f"no <group>/<name>{only} exists in both {pred_root} ({len(pred_only)} images) "
+            f"and {gt_root} ({len(gt_only)} masks)"
         )
-    return pairing
+    return Pairing(matched, pred_only, gt_only)
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,24 @@ def evaluate_folders(
     pairing = match_pairs(pred_root, gt_root, groups)
     if progress:
         print(pairing.describe(), file=sys.stderr)
+    return evaluate_files(pred_root, gt_root, pairing, progress, also)
+
+
+def evaluate_files(
+    pred_root: str | Path,
+    gt_root: str | Path,
+    pairing: Pairing,
+    progress: bool = True,
+    also: Iterable[Any] = (),
+) -> Evaluation:
+    """Evaluate exactly the ``pairing.matched`` (prediction, mask) files, with the official protocol.
+
+    An image whose metrics are not finite raises ``ValueError`` naming it.
+    """
     evaluator, others = OfficialEvaluator(), list(also)
-    for relpath in tqdm(pairing.matched, desc="evaluating", unit="img", disable=not progress):
-        pred, gt = load_pair(Path(pred_root) / relpath, Path(gt_root) / relpath)
-        evaluator.add(pred, gt, name=relpath)
+    for pred_path, gt_path in tqdm(pairing.matched, desc="evaluating", unit="img", disable=not progress):
+        pred, gt = load_pair(Path(pred_root) / pred_path, Path(gt_root) / gt_path)
+        evaluator.add(pred, gt, name=pred_path)
         for other in others:
             other.add(pred, gt)
     return Evaluation(

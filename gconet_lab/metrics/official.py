@@ -18,6 +18,12 @@ Conventions of the official code that papers usually leave out, all kept here:
 * Divisions carry an ``eps = 1e-20``. An empty or all-foreground ground truth gets no special
   case.
 
+One deliberate exception, so that one odd image cannot wreck a set's numbers: where the official
+code gives NaN or divides by ``eps`` alone (a region of fewer than two pixels in the S-measure, an
+empty SSIM block, the E-measure of a one-pixel image, whose ``numel - 1`` is 0), the numbers here
+stay finite: see ``_object_score``, ``_ssim`` and ``_e_measure``. Every other case, and every
+number of an ordinary image, is the official one.
+
 Inputs, normalisation, thresholds and the per-pixel E-measure terms are float32, as in the
 official code, so every comparison (``p >= t``, ``gt >= 0.5``, ``mean(gt) == 0``) comes out the
 same. Sums, means and the S-measure statistics are accumulated in float64 where torch uses
@@ -26,7 +32,6 @@ float32; the two agree to about 1e-7.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,7 +256,7 @@ def _e_measure(passed: np.ndarray, gt: np.ndarray) -> np.ndarray:
     else:
         g_of_level = np.arange(_GT_LEVELS, dtype=np.float32) / np.float32(255) - gt_mean
         sums = _e_sums_by_grey_level(passed, levels, g_of_level, fm_in, fm_out)
-    return sums / (n - 1 + EPS)
+    return sums / max(n - 1, 1)  # the official n - 1 + eps, the same in float64 for n >= 2, but not 1e20 x for n = 1
 
 
 def e_measure_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -274,13 +279,14 @@ def e_measure_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 def _object_score(values: np.ndarray) -> float:
     """``O = 2 mean / (mean^2 + 1 + std + eps)`` over one region, with the unbiased std.
 
-    The score is NaN for a region of fewer than two pixels, as in the official code (torch
-    gives NaN for the mean of nothing and for the unbiased std of one value).
+    The official code gives NaN for a region of fewer than two pixels (torch's mean of nothing
+    and unbiased std of one value). Here an empty region scores 0 (its weight in ``So`` is 0
+    anyway) and a one-pixel region has std 0, so a tiny or almost empty mask stays finite.
     """
-    if values.size < 2:
-        return math.nan
+    if values.size == 0:
+        return 0.0
     mean = values.mean(dtype=np.float64)
-    std = values.std(dtype=np.float64, ddof=1)
+    std = values.std(dtype=np.float64, ddof=1) if values.size > 1 else 0.0
     return float(2 * mean / (mean * mean + 1 + std + EPS))
 
 
@@ -313,11 +319,12 @@ def _ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     """Whole-block SSIM ``4 x y s_xy / ((x^2 + y^2)(s_x^2 + s_y^2))``, (co)variances over N - 1.
 
     Its special cases follow the code: a zero numerator gives 1 if the denominator is also 0
-    (two constant blocks) and 0 otherwise. An empty block gives NaN, as in torch.
+    (two constant blocks) and 0 otherwise. An empty block (NaN in torch) gives 0: its area
+    weight in ``Sr`` is 0.
     """
     n = pred.size
     if n == 0:
-        return math.nan
+        return 0.0
     x, y = pred.mean(dtype=np.float64), gt.mean(dtype=np.float64)
     dx, dy = pred - x, gt - y
     sigma_x2 = (dx * dx).sum() / (n - 1 + EPS)
@@ -369,9 +376,10 @@ def s_measure(pred: np.ndarray, gt: np.ndarray) -> float:
     * Otherwise the gt is binarised at ``G >= 0.5`` (grey level >= 128) and ``So`` and ``Sr``
       are combined.
 
-    A degenerate foreground gives NaN, as in the official code, and a dataset mean containing
-    it is NaN too. This happens with a single foreground or background pixel, with a soft gt
-    whose values are all below 0.5, or with a centroid in row or column 0.
+    A degenerate foreground (a single foreground or background pixel, a soft gt whose values
+    are all below 0.5, a centroid in row or column 0) gives NaN in the official code, which
+    makes the whole dataset's S NaN; here it gives the finite value of the same formula with
+    empty regions scoring 0 and one-pixel regions a std of 0 (see the module docstring).
     """
     pred, gt = _as_pair(pred, gt)
     return _s_measure(normalize_prediction(pred), gt)

@@ -37,7 +37,7 @@ def plain_curves(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarr
         recall[i] = true_positive / (gt.sum(dtype=np.float64) + EPS)
         fm = binary - np.float32(binary.mean(dtype=np.float64))
         align = 2 * g * fm / (g * g + fm * fm + np.float32(EPS))
-        e_curve[i] = ((align + 1) * (align + 1) / 4).sum(dtype=np.float64) / (gt.size - 1 + EPS)
+        e_curve[i] = ((align + 1) * (align + 1) / 4).sum(dtype=np.float64) / max(gt.size - 1, 1)
     with np.errstate(invalid="ignore"):
         f_curve = (1 + BETA2) * precision * recall / (BETA2 * precision + recall)
     return precision, recall, np.nan_to_num(f_curve, nan=0.0), e_curve

@@ -12,6 +12,7 @@ import os
 import re
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -70,13 +71,50 @@ def convert_official_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tens
     return converted
 
 
+# numpy arrays, the only non-plain values of older gconet-lab checkpoints (numpy's RNG state)
+_ALLOWED_NUMPY = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), np.zeros(1).__reduce__()[0]]
+
+
 def read_checkpoint_file(path: str | os.PathLike) -> Any:
+    """The contents of a checkpoint file, read with ``weights_only=True``: a file that would run code is refused.
+
+    Raises :class:`CheckpointError` for anything that is not a regular file (a FIFO would block the
+    read forever) and for truncated, foreign or unsafe files.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {os.fspath(path)!r} does not exist")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{os.fspath(path)!r} is not a regular file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # truncated or foreign files raise many different errors
-        raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {error}") from error
+        with torch.serialization.safe_globals(_ALLOWED_NUMPY):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, foreign or unsafe files raise many different errors
+        raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {_load_failure(error)}") from error
+
+
+def _load_failure(error: Exception) -> str:
+    """One line on why ``torch.load(weights_only=True)`` failed; torch's own message is many lines."""
+    text = str(error)
+    lines = [line.strip() for line in text.partition("WeightsUnpickler error:")[2].splitlines() if line.strip()]
+    if "Unsupported global" in text:
+        first_sentence = lines[0].split(". ")[0]
+        return f"it holds objects other than tensors and plain values, which could run code; refused ({first_sentence})"
+    if lines:
+        return f"not a PyTorch checkpoint ({lines[0]})"
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def check_finite_weights(state_dict: dict[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointError` naming the tensors of ``state_dict`` that hold NaN or inf.
+
+    A diverged training leaves such weights or BatchNorm statistics; a model built from them writes
+    black maps that would be scored as if they were predictions.
+    """
+    bad = sorted(name for name, tensor in state_dict.items()
+                 if tensor.is_floating_point() and not torch.isfinite(tensor).all())
+    if bad:
+        listed = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise CheckpointError(f"{os.fspath(source)!r} holds non-finite weights ({listed}); the training diverged")
 
 
 def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | dict, source: str | None = None) -> None:
@@ -87,6 +125,7 @@ def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | d
     source = source or ("checkpoint" if isinstance(checkpoint, dict) else os.fspath(checkpoint))
     raw = checkpoint if isinstance(checkpoint, dict) else read_checkpoint_file(checkpoint)
     state = convert_official_state_dict(extract_state_dict(raw, source))
+    check_finite_weights(state, source)
     expected = model.state_dict()
     if "saliency_head.weight" not in expected:  # conv_out1: built always, used only without the CEM
         state = {k: v for k, v in state.items() if not k.startswith("saliency_head.")}
