@@ -52,7 +52,7 @@ def prepare_default_data(data_dir: str | Path = "outputs/data", source: str | Pa
     no folder has them, only while a set is still to be written.
     """
     data_dir = Path(data_dir)
-    raw = functools.cache(lambda: raw_data_root(source))
+    raw = functools.cache(lambda: raw_data_root(source))  # looked up once, and only if a set is to be written
     steps = {
         TEST_SET: lambda: convert_icoseg(raw() / "icoseg", data_dir, TEST_SET),
         "COCO128-SEG": lambda: _prepare_coco128(raw() / "coco128-seg", data_dir),

@@ -18,8 +18,7 @@ from gconet_lab.data.sources.download import DownloadError, download
 from gconet_lab.data.sources.locate import raw_data_root
 from gconet_lab.data.sources.manifest import files_of, read_manifest, sha256_of
 from gconet_lab.data.sources.registry import COCO128_SEG, DOWNLOAD_URL_ENV, ICOSEG, RemoteFile
-from gconet_lab.data.sources.unpack import class_names_from_yolo_yaml
-from gconet_lab.pipeline import prepare_default_data
+from gconet_lab.data.sources.unpack import class_names_from_yolo_yaml, project_path
 
 from conftest import require_shared
 
@@ -134,7 +133,8 @@ def _requested(server: _Server) -> list[str]:
 
 @pytest.mark.slow
 def test_prepare_downloads_unpacks_checks_and_uses_the_data(served, empty_cache, tmp_path) -> None:
-    out = prepare_default_data(tmp_path / "out", verbose=False)
+    out = tmp_path / "out"
+    cli_main(["prepare", "--out", str(out)])
     assert sorted(_requested(served)) == sorted(served.files)  # each published file fetched once
     manifest = read_manifest()
     for source in ("icoseg", "coco128-seg"):
@@ -163,6 +163,26 @@ def test_a_partial_download_left_by_an_earlier_run_is_resumed(served, empty_cach
     partial.write_bytes(served.files[name][:1000])
     path = download(COCO128_SEG.archive.resolved(), empty_cache / "downloads", progress=False)
     assert served.requests == [(name, "bytes=1000-")] and path.read_bytes() == served.files[name]
+
+
+def test_the_mirror_is_tried_when_the_address_fails(server, tmp_path) -> None:
+    base = f"http://127.0.0.1:{server.server_port}"
+    name = COCO128_SEG.class_names.file_name
+    remote = RemoteFile(name, f"{base}/moved/{name}", mirrors=(f"{base}/{name}",))
+    path = download(remote, tmp_path, progress=False)
+    assert _requested(server) == [f"moved/{name}", name] and path.read_bytes() == server.files[name]
+    gone = RemoteFile("x.zip", f"{base}/x.zip", mirrors=(f"{base}/y.zip",))
+    with pytest.raises(DownloadError, match=rf"{base}/x.zip \(HTTP 404 .*\); {base}/y.zip \(HTTP 404 "):
+        download(gone, tmp_path, progress=False)
+    assert not (tmp_path / "x.zip").exists() and not (tmp_path / "x.zip.part").exists()
+
+
+def test_archive_folders_map_to_the_project_layout_even_inside_a_wrapper_folder() -> None:
+    image = "dataset_public/images/009 Stonehenge/1.jpg"
+    assert project_path(image, ICOSEG.layout) == "images/009 Stonehenge/1.jpg"
+    assert project_path("CMU_Cornell_iCoseg_dataset/" + image, ICOSEG.layout) == "images/009 Stonehenge/1.jpg"
+    assert project_path("dataset_public/images_subset/a/1.jpg", ICOSEG.layout) is None
+    assert project_path("coco128-seg/LICENSE", COCO128_SEG.layout) == "LICENSE"
 
 
 def test_a_file_from_a_plain_url(tmp_path) -> None:
