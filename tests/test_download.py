@@ -272,3 +272,16 @@ def test_class_names_come_from_the_yolo_yaml(published, tmp_path) -> None:
     yaml.write_text("names:\n  0: a\n  2: c\n")
     with pytest.raises(DataError, match="class ids 0, 1, 2"):
         class_names_from_yolo_yaml(yaml)
+
+
+def test_the_raw_data_script_lists_the_registry_and_stops_on_a_bad_folder(data_script, tmp_path, capsys) -> None:
+    script = data_script("raw_data")
+    script.main(["list"])
+    listing = capsys.readouterr().out
+    for raw in (ICOSEG, COCO128_SEG):
+        assert raw.archive.url in listing and raw.licence in listing
+    assert COCO128_SEG.archive.mirrors[0] in listing
+    with pytest.raises(SystemExit) as stopped:
+        script.main(["fetch", "--source", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert stopped.value.code == 2 and error.count("\n") == 1 and "holds no icoseg/" in error

@@ -31,11 +31,8 @@ def project_path(member: str, layout: dict[str, str]) -> str | None:
     return None
 
 
-def unpack_zip(archive: str | Path, layout: dict[str, str], wanted: set[str], dest: str | Path) -> set[str]:
-    """Extract the members of ``archive`` whose project path is in ``wanted`` into ``dest``.
-
-    Returns the wanted paths the archive does not hold.
-    """
+def unpack_zip(archive: str | Path, layout: dict[str, str], wanted: set[str], dest: str | Path) -> None:
+    """Extract the members of ``archive`` whose project path is in ``wanted`` into ``dest`` (once each)."""
     dest = Path(dest)
     found = set()
     try:
@@ -51,7 +48,6 @@ def unpack_zip(archive: str | Path, layout: dict[str, str], wanted: set[str], de
                 found.add(relative)
     except (zipfile.BadZipFile, EOFError) as error:
         raise DataError(archive, f"not a readable zip archive ({error}); delete it to download it again") from error
-    return wanted - found
 
 
 def class_names_from_yolo_yaml(path: str | Path) -> list[str]:
