@@ -83,6 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         start = int(ranged.removeprefix("bytes=").split("-")[0]) if ranged else 0
+        if start >= len(body):
+            self.send_error(416)
+            return
         self.send_response(206 if ranged else 200)
         if ranged:
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
@@ -163,6 +166,16 @@ def test_a_partial_download_left_by_an_earlier_run_is_resumed(served, empty_cach
     partial.write_bytes(served.files[name][:1000])
     path = download(COCO128_SEG.archive.resolved(), empty_cache / "downloads", progress=False)
     assert served.requests == [(name, "bytes=1000-")] and path.read_bytes() == served.files[name]
+
+
+def test_a_partial_download_longer_than_the_file_starts_over(served, empty_cache) -> None:
+    name = COCO128_SEG.class_names.file_name
+    partial = empty_cache / "downloads" / f"{name}.part"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"x" * (len(served.files[name]) + 5))  # e.g. the file was replaced upstream
+    path = download(COCO128_SEG.class_names.resolved(), empty_cache / "downloads", progress=False)
+    assert served.requests == [(name, f"bytes={len(served.files[name]) + 5}-"), (name, None)]
+    assert path.read_bytes() == served.files[name]
 
 
 def test_the_mirror_is_tried_when_the_address_fails(server, tmp_path) -> None:
