@@ -15,26 +15,24 @@ unpack them::
 :func:`verify_archive` always checks the structure (``images/<set>/`` and ``gts/<set>/`` with group
 folders) and the image/mask pairing, the group and image counts where they are known, and a
 SHA-256 checksum when you pass one (no checksums are published for these archives). ``fetch``
-downloads only from a plain URL you supply (urllib, with a progress bar), never at import.
+downloads only from a plain URL you supply (with a progress bar, resuming a partial download), never at import.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import shutil
 import tarfile
 import urllib.parse
-import urllib.request
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
-
 from gconet_lab.data.errors import DataError
 from gconet_lab.data.layout import IndexedSet, index_set, is_data_file, pair_by_stem
+from gconet_lab.data.sources.download import download
+from gconet_lab.data.sources.manifest import sha256_of
+from gconet_lab.data.sources.registry import RemoteFile
 
 OFFICIAL_DATA = "https://drive.google.com/drive/folders/1jRJKv56QSa3gOp4w_64tVmzNMT_te-Kv"
 _MANUAL = (
@@ -133,15 +131,6 @@ class ArchiveReport:
         return "\n".join(lines)
 
 
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def archive_members(path: Path) -> list[str]:
     """Names of the regular files in a .zip or .tar(.gz) archive."""
     if zipfile.is_zipfile(path):
@@ -235,21 +224,6 @@ def extract_and_verify(
     return root, index_set(root, name)
 
 
-def download(url: str, dest: str | Path) -> Path:
-    """Download a plain URL to ``dest`` with a progress bar (via ``dest.part``, then renamed)."""
-    dest = Path(dest)
-    partial = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(url) as response, open(partial, "wb") as handle:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                handle.write(chunk)
-                bar.update(len(chunk))
-    shutil.move(partial, dest)
-    return dest
-
-
 def _parser() -> argparse.ArgumentParser:
     """The command-line interface: list, info, verify, extract, fetch."""
     parser = argparse.ArgumentParser(description="CoSOD benchmark registry and archive checks.")
@@ -282,7 +256,7 @@ def _fetch(name: str, url: str | None, dest: Path) -> Path:
         known = BENCHMARKS.get(name)
         raise SystemExit(known.instructions() if known else f"no --url given for {name}")
     file_name = PurePosixPath(urllib.parse.urlparse(url).path).name or f"{name}.zip"
-    return download(url, dest / file_name)
+    return download(RemoteFile(file_name, url), dest)
 
 
 def main(argv: list[str] | None = None) -> None:

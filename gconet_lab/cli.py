@@ -102,7 +102,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     from .storage import ensure_writable_folder
 
     ensure_writable_folder(args.out)
-    prepare_default_data(args.out, args.shared)
+    prepare_default_data(args.out, args.source)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -246,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = sub.add_parser("prepare", help="build the default sets (iCoseg, COCO groups, copy-paste groups, synthetic) in the CoSOD layout")
     prepare.add_argument("--out", default="outputs/data", help="output folder (default: %(default)s)")
-    prepare.add_argument("--shared", help="folder holding icoseg/ and coco128-seg/ (default: ../shared/data)")
+    prepare.add_argument("--source", "--shared", dest="source",
+                         help="folder holding icoseg/ and coco128-seg/ (default: $GCONET_DATA, ../shared/data, "
+                              "the user cache, else downloaded into the cache)")
     prepare.set_defaults(func=cmd_prepare)
 
     train = sub.add_parser("train", help="train GCoNet+ on sets laid out as images/<set>/<group>/ + gts/<set>/<group>/",
@@ -314,12 +316,14 @@ def main(argv: list[str] | None = None) -> None:
     from .config import ConfigError  # imported here so that --help stays fast
     from .data import DataError
     from .evaluate import NonFiniteOutputError
+    from .data.sources.download import DownloadError
     from .models import CheckpointError
     from .storage import OutputFolderError
 
     try:
         args.func(args)
-    except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError, NonFiniteOutputError) as error:
+    except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError, NonFiniteOutputError,
+            DownloadError) as error:
         one_line = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
         parser.exit(2, f"gconet-lab {args.command}: error: {one_line}\n")
 

@@ -1,7 +1,8 @@
 """High-level steps shared by the command line, the main job and the notebooks.
 
-* :func:`prepare_default_data` builds the embedded default data offline: COCO groups and
-  copy-paste groups from coco128-seg and a synthetic co-saliency set for training, iCoseg for testing.
+* :func:`prepare_default_data` builds the default data: COCO groups and copy-paste groups from
+  coco128-seg and a synthetic co-saliency set for training, iCoseg for testing; the raw sets are
+  found locally or downloaded once (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
 * :func:`train` trains one configuration on CoSOD-layout sets.
 * :func:`get_trained_model` loads a cached checkpoint or trains the ``cpu`` preset, so every notebook
   can run on its own; an official GCoNet+ checkpoint can be used instead by setting one path.
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from .config import GCoNetConfig, make_config
 from .data import index_set, make_train_loader
 from .data.sources.coco import read_class_names, read_yolo_seg
 from .data.sources.copy_paste import write_copy_paste
+from .data.sources.locate import raw_data_root, shared_data_folder
 from .models import GCoNetPlus, official_model
 from .models.gconet_plus import deepest_channels
 from .train import CHECKPOINT_NAME, Trainer, TrainResult
@@ -38,28 +41,26 @@ COPY_PASTE_SET = "CopyPaste"  # one group per class with >= 2 usable cut-outs, 1
 
 
 def shared_data_root() -> Path:
-    """The read-only real data: ``$GCONET_SHARED/data``, else ``../shared/data`` beside the project."""
-    if "GCONET_SHARED" in os.environ:
-        return Path(os.environ["GCONET_SHARED"]) / "data"
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        for candidate in (base.parent / "shared" / "data", base / "shared" / "data"):
-            if candidate.is_dir():
-                return candidate
-    raise FileNotFoundError(
-        "no embedded data found: put iCoseg and coco128-seg under ../shared/data beside the project "
-        "or set GCONET_SHARED to the folder that holds data/"
-    )
+    """The read-only shared folder's data: ``$GCONET_SHARED/data``, else ``../shared/data`` beside the project."""
+    folder = shared_data_folder()
+    if folder is None:
+        raise FileNotFoundError("no ../shared/data beside the project: set GCONET_SHARED to the folder that holds data/")
+    return folder
 
 
-def prepare_default_data(data_dir: str | Path = "outputs/data", shared: str | Path | None = None, verbose: bool = True) -> Path:
-    """Write the default sets in the CoSOD layout under ``data_dir`` (idempotent; offline)."""
+def prepare_default_data(data_dir: str | Path = "outputs/data", source: str | Path | None = None, verbose: bool = True) -> Path:
+    """Write the default sets in the CoSOD layout under ``data_dir`` (idempotent).
+
+    The raw sets are looked up (``source`` first, see :func:`raw_data_root`), and downloaded when
+    no folder has them, only while a set is still to be written.
+    """
     data_dir = Path(data_dir)
-    source = Path(shared) if shared else shared_data_root()
+    raw = functools.cache(lambda: raw_data_root(source))  # looked up once, and only if a set is to be written
     steps = {
-        TEST_SET: lambda: convert_icoseg(source / "icoseg", data_dir, TEST_SET),
-        "COCO128-SEG": lambda: _prepare_coco128(source / "coco128-seg", data_dir),
+        TEST_SET: lambda: convert_icoseg(raw() / "icoseg", data_dir, TEST_SET),
+        "COCO128-SEG": lambda: _prepare_coco128(raw() / "coco128-seg", data_dir),
         "Synthetic": lambda: generate_synthetic(data_dir, n_groups=12, images_per_group=10, size=160, seed=0),
-        COPY_PASTE_SET: lambda: write_copy_paste(source / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0),
+        COPY_PASTE_SET: lambda: write_copy_paste(raw() / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0),
     }
     for name, step in steps.items():
         marker = data_dir / f".prepared-{name}"

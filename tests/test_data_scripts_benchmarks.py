@@ -111,13 +111,6 @@ def test_unsafe_member_and_non_archive(bench, tmp_path: Path) -> None:
         bench.verify_archive(junk, "Tiny")
 
 
-def test_download_from_a_plain_url(bench, tmp_path: Path) -> None:
-    source = make_archive(tmp_path / "src.zip", GOOD)
-    target = bench.download(source.as_uri(), tmp_path / "dl" / "tiny.zip")
-    assert target.read_bytes() == source.read_bytes()
-    assert not (tmp_path / "dl" / "tiny.zip.part").exists()
-
-
 def test_cli_verify_exit_codes_and_manual_fetch(bench, tmp_path: Path, capsys) -> None:
     good = make_archive(tmp_path / "good.zip", GOOD)
     with pytest.raises(SystemExit) as exit_good:

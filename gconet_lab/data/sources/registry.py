@@ -1,0 +1,103 @@
+"""The public sources of the raw data the project uses, beside the benchmark registry.
+
+``data_scripts/benchmarks.py`` lists the CoSOD benchmarks, which must be fetched by hand; the two
+small sets here have plain public addresses and are downloaded on demand by
+:func:`gconet_lab.data.sources.locate.raw_data_root`. Each :class:`RawSource` says where its
+archive is, how large it is, under which licence, and how the archive's folders map onto the
+layout the project reads (``<data root>/<name>/...``, see :data:`RAW_SOURCES`).
+
+The environment variable ``GCONET_DOWNLOAD_URL`` replaces every address by
+``$GCONET_DOWNLOAD_URL/<file name>`` (mirrors are then not used): a local copy of the archives
+served over HTTP, as the tests do, or an institute's mirror.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+DOWNLOAD_URL_ENV = "GCONET_DOWNLOAD_URL"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file to download: its canonical address, mirrors tried in turn, and approximate size."""
+
+    file_name: str
+    url: str
+    mirrors: tuple[str, ...] = ()
+    approx_mb: float | None = None
+
+    def addresses(self) -> tuple[str, ...]:
+        """The addresses to try, in order."""
+        return (self.url, *self.mirrors)
+
+    def resolved(self) -> RemoteFile:
+        """This file, fetched from ``$GCONET_DOWNLOAD_URL/<file name>`` alone when that is set."""
+        base = os.environ.get(DOWNLOAD_URL_ENV)
+        return replace(self, url=f"{base.rstrip('/')}/{self.file_name}", mirrors=()) if base else self
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """A raw data set: what it is, its archive, and how the archive's folders map onto the project's.
+
+    ``layout`` maps a folder inside the archive to the folder the project reads under
+    ``<data root>/<name>``; archive members outside these folders are not extracted. An archive may
+    wrap everything in one extra top folder (a re-zipped copy often does): it is skipped.
+    ``class_names`` is a YOLO dataset YAML whose ``names:`` list becomes ``classes.txt``.
+    """
+
+    name: str
+    description: str
+    licence: str
+    homepage: str
+    archive: RemoteFile
+    layout: dict[str, str] = field(default_factory=dict)
+    class_names: RemoteFile | None = None
+
+
+ICOSEG = RawSource(
+    name="icoseg",
+    description="CMU-Cornell iCoseg (Batra et al., CVPR 2010): 38 groups, 643 Flickr photos with "
+    "hand-drawn masks; the project tests on the 28 groups listed in the manifest (489 images)",
+    licence="research dataset without a stated licence: research and teaching use, cite Batra et "
+    "al. CVPR 2010; images under their Flickr owners' terms",
+    homepage="http://chenlab.ece.cornell.edu/projects/touch-coseg/",
+    archive=RemoteFile(
+        "CMU_Cornell_iCoseg_dataset.zip",
+        "http://chenlab.ece.cornell.edu/projects/touch-coseg/CMU_Cornell_iCoseg_dataset.zip",
+        approx_mb=None,  # not published; the 28 groups used take 54 MB unpacked
+    ),
+    layout={
+        "dataset_public/images": "images",
+        "dataset_public/ground_truth": "ground_truth",
+    },
+)
+
+COCO128_SEG = RawSource(
+    name="coco128-seg",
+    description="the first 128 COCO train2017 images with instance polygons, packaged by "
+    "Ultralytics for YOLO segmentation",
+    licence="packaging GPL-3.0 (LICENSE in the archive); COCO annotations CC BY 4.0; images "
+    "under their Flickr licences",
+    homepage="https://docs.ultralytics.com/datasets/segment/coco/",
+    archive=RemoteFile(
+        "coco128-seg.zip",
+        "https://github.com/ultralytics/assets/releases/download/v0.0.0/coco128-seg.zip",
+        mirrors=("https://ultralytics.com/assets/coco128-seg.zip",),
+        approx_mb=7,
+    ),
+    layout={
+        "coco128-seg/images": "images",
+        "coco128-seg/labels": "labels",
+        "coco128-seg/LICENSE": "LICENSE",
+    },
+    class_names=RemoteFile(
+        "coco128-seg.yaml",
+        "https://raw.githubusercontent.com/ultralytics/ultralytics/main/ultralytics/cfg/datasets/coco128-seg.yaml",
+        approx_mb=0.002,
+    ),
+)
+
+RAW_SOURCES: dict[str, RawSource] = {source.name: source for source in (ICOSEG, COCO128_SEG)}
