@@ -92,9 +92,6 @@ class NotebookPage:
         return [f"cell {i}: {output['ename']}: {output['evalue']}"
                 for i, cell in enumerate(self.cells()) for output in cell["outputs"] if output["output_type"] == "error"]
 
-    def widget_view_count(self) -> int:
-        return sum(WIDGET_VIEW in output.get("data", {}) for cell in self.cells() for output in cell["outputs"])
-
     # --- running -------------------------------------------------------------------------------
 
     def kernel_state(self) -> tuple[str, int]:

@@ -36,7 +36,6 @@ def test_run_all_renders_and_redraws(lab, context, screenshots, path: Path):
         completed = notebook.run_all(RUN_TIMEOUT)
         assert notebook.errors() == []
         assert completed, "Run All stopped before the last cell"
-        assert views.count() == notebook.widget_view_count(), "a widget output has no view in the page"
         assert notebook.widget_errors() == 0, "a widget view shows 'Error displaying widget'"
         if uses_widgets(path):
             assert views.count() > 0, "the notebook uses widgets but shows none"
