@@ -8,6 +8,7 @@ is read from the page itself, as a user sees it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +124,7 @@ class NotebookPage:
         return element.evaluate(IMAGE_DIGEST)
 
     def controls(self, view: Locator) -> list[Control]:
-        """The dropdowns, sliders and toggles inside a widget view, in page order."""
+        """The dropdowns, sliders, toggle buttons and checkboxes inside a widget view, kind by kind."""
         kinds = {"dropdown": ".widget-dropdown", "slider": ".widget-slider", "toggle": ".widget-toggle-button",
                  "checkbox": ".widget-checkbox"}
         found = []
@@ -134,22 +135,29 @@ class NotebookPage:
                 found.append(Control(kind, (label if label.count() else element).inner_text(), element))
         return found
 
-    def _moves(self, control: Control):
-        """User actions that each may change the control's value: every other option, slider steps, a click."""
+    def _moves(self, control: Control) -> Iterator[Callable[[], bool]]:
+        """User actions on the control, each returning whether it changed the value: other options, slider steps, a click."""
         if control.kind == "dropdown":
             select = control.element.locator("select")
             current = select.evaluate("s => s.selectedIndex")
             for index in range(select.locator("option").count()):
                 if index != current:
-                    yield lambda index=index: select.select_option(index=index)
+                    yield lambda index=index: bool(select.select_option(index=index))
         elif control.kind == "slider":
-            handle = control.element.locator(".noUi-handle")
+            handle, readout = control.element.locator(".noUi-handle"), control.element.locator(".widget-readout")
+
+            def press(key: str) -> bool:
+                shown = readout.inner_text()
+                handle.focus()
+                handle.press(key)
+                return readout.inner_text() != shown  # at an end of its range the slider does not move
+
             for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowLeft"):
-                yield lambda key=key: (handle.focus(), handle.press(key))
+                yield lambda key=key: press(key)
         elif control.kind == "checkbox":
-            yield lambda: control.element.locator("input").click()
+            yield lambda: control.element.locator("input").click() or True
         else:
-            yield lambda: control.element.click()
+            yield lambda: control.element.click() or True
 
     def change_redraws(self, view: Locator, control: Control, timeout: float = 180) -> bool:
         """Move ``control`` until the images in ``view`` change; False if no move of it changes them.
@@ -160,7 +168,8 @@ class NotebookPage:
         before = self.image_digest(view)
         for move in self._moves(control):
             _, idle_before = self.kernel_state()
-            move()
+            if not move():
+                continue
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 status, idle = self.kernel_state()

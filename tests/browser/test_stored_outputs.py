@@ -62,7 +62,8 @@ def check_output(output: dict, element: Locator, widget_state: dict, trusted: bo
         assert output["ename"] in shown
     elif image := next((mime for mime in IMAGE_TYPES if mime in data), None):
         sources = element.locator("img").evaluate_all("images => images.map(img => img.getAttribute('src'))")
-        assert f"data:{image};base64,{''.join(data[image]).replace(chr(10), '')}" in sources, "stored figure not shown"
+        stored_bytes = "".join("".join(data[image]).split())  # base64 without the line breaks it may be stored with
+        assert f"data:{image};base64,{stored_bytes}" in ["".join(source.split()) for source in sources], "stored figure not shown"
     elif WIDGET_VIEW in data and trusted:
         model_id = data[WIDGET_VIEW]["model_id"]
         assert model_id in widget_state, "widget output stored without its widget state"
