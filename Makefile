@@ -1,12 +1,13 @@
 # Two commands from a fresh clone (Python >= 3.10 on PATH as python3):
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
-#   make test   install into .venv, then run the whole test suite and every notebook (nbval, fast profile)
+#   make test   install into .venv, then run the whole test suite and every notebook (nbval, fast profile),
+#               then every notebook in JupyterLab in Chromium (make browser-test)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test browser-test install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +21,15 @@ demo: $(STAMP)
 	$(BIN)/gconet-lab demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/browser
 	# one torch thread per kernel: on 2 shared cores, 2 spinning OpenMP threads per process are far slower
 	OMP_NUM_THREADS=1 GCONET_LAB_FAST=1 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider
+	$(MAKE) browser-test
+
+# The notebooks in JupyterLab in Chromium (tests/browser, screenshots in outputs/browser/); skipped
+# with one line when no Chromium is found (apt-get install chromium), never under CI.
+browser-test: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/browser -m browser --durations=0 -p no:cacheprovider
 
 clean:
 	rm -rf outputs runs .pytest_cache

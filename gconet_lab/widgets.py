@@ -110,11 +110,14 @@ def failure_browser(per_image: list[dict], prediction_roots: Mapping[str, str | 
 
     def draw(group: str, rank: int, metric: str) -> plt.Figure:
         ranked = worst_images(per_image, group, metric)
-        record = ranked[min(rank, len(ranked) - 1)]
+        rank = min(rank, len(ranked) - 1)
+        record = ranked[rank]
         batch = loaded(group)
         index = batch.stems.index(record["name"])
         predictions = {name: read_mask(Path(root) / group / f"{record['name']}.png") for name, root in prediction_roots.items()}
-        title = f"{record['name']}: S {record['S']:.3f}, maxF {record['maxF']:.3f}, MAE {record['MAE']:.3f}"
+        # the ranking is in the title: when one image is the worst by every metric, changing the metric still shows
+        scores = ", ".join(f"{name} {record[name]:.3f}" for name in ("S", "maxF", "maxE", "MAE"))
+        title = f"worst #{rank} by {metric}: {record['name']}: {scores}"
         return failure_figure(batch.images[index], batch.masks[index], predictions, title)
 
     group = widgets.Dropdown(options=groups, description="group")

@@ -53,3 +53,7 @@ def test_failure_browser_shows_the_ranked_image(write_cosod_set, tmp_path):
     assert browser.controls["rank"].max == 2 and "a_01" in browser.figure.axes[0].get_ylabel()
     browser.controls["rank"].value = 2
     assert "a_02" in browser.figure.axes[0].get_ylabel() and len(browser.figure.axes) == 4
+    shown = bytes(browser.view.value)
+    browser.controls["metric"].value = "MAE"  # the same image is the worst by MAE: the title says which ranking
+    assert "a_02" in browser.figure.axes[0].get_ylabel() and "by MAE" in browser.figure.axes[0].get_ylabel()
+    assert bytes(browser.view.value) != shown
