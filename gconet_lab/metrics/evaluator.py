@@ -1,6 +1,6 @@
 """Dataset-level aggregation of the official metrics.
 
-The official evaluator reports one number per dataset (reference D.2):
+The official evaluator (eval-co-sod's ``evaluator.py``) reports one number per dataset:
 
 * ``S`` and ``MAE`` are means over images. A NaN S (degenerate mask, see ``s_measure``) is
   not skipped, as in the official code, so it makes the dataset S NaN too.

@@ -1,7 +1,7 @@
 """Evaluate a folder of predictions against a folder of masks, the way the official loader does.
 
 Both trees are laid out as ``<root>/<group>/<name>.png``. The official ``EvalDataset``
-(reference D.1) pairs files by identical relative path and drops files present in only one tree.
+(eval-co-sod's ``dataloader.py``) pairs files by identical relative path and drops files present in only one tree.
 It opens both files as 8-bit grey (PIL ``'L'``). If the sizes differ it resizes the *prediction*
 to the mask's size with PIL bilinear, and ``ToTensor`` turns grey levels into float32 ``k / 255``.
 The mask is never binarised by the loader.

@@ -1,6 +1,6 @@
 """The official F and E curves written plainly: one pass over the pixels per threshold.
 
-This is how the eval-co-sod evaluator (paper Sec. 4.2, reference D.2) computes them: for each of
+This is how the eval-co-sod evaluator (paper Sec. 4.2; its ``evaluator.py``) computes them: for each of
 the 255 thresholds ``t``, binarise ``B = p >= t`` and sum over all pixels. It is 255 passes over
 the image, where :mod:`gconet_lab.metrics.official` needs one histogram. Its only use is as the
 yardstick the fast code must equal (``gconet_lab.benchmark.benchmark_evaluation``); S and MAE
