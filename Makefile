@@ -1,6 +1,6 @@
 # Two commands from a fresh clone (Python >= 3.10 on PATH as python3):
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
-#   make test   install into .venv, then run the whole test suite and every notebook (nbval, fast profile)
+#   make test   install into .venv, then ruff, the whole test suite and every notebook (nbval, fast profile)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/gconet-lab demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	# one torch thread per kernel: on 2 shared cores, 2 spinning OpenMP threads per process are far slower
 	OMP_NUM_THREADS=1 GCONET_LAB_FAST=1 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider
