@@ -48,10 +48,10 @@ def check_cell_index(notebook: nbformat.NotebookNode, source: Path) -> int:
     return check[0]
 
 
-def checker_failure(cells: list[nbformat.NotebookNode], folder: Path) -> nbformat.NotebookNode:
+def checker_failure(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
     """Run the template's code cells up to and including the check; its failure as a notebook error output."""
     namespace: dict = {}
-    with contextlib.chdir(folder), contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()):
         for cell in cells[:-1]:
             if cell.cell_type == "code":
                 exec(compile(cell.source, "template", "exec"), namespace)  # noqa: S102 (our own notebooks)
@@ -79,7 +79,7 @@ def template_of(solution: nbformat.NotebookNode, source: Path) -> nbformat.Noteb
             cell.outputs, cell.execution_count = [], None
     check_cell = template.cells[check]
     check_cell.metadata["tags"] = [*tags(check_cell), "raises-exception"]
-    check_cell.outputs = [checker_failure(template.cells[: check + 1], source.parent)]
+    check_cell.outputs = [checker_failure(template.cells[: check + 1])]
     return template
 
 
