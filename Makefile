@@ -1,6 +1,6 @@
 # Two commands from a fresh clone (Python >= 3.10 on PATH as python3):
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
-#   make test   install into .venv, then run the whole test suite and every notebook (nbval, fast profile),
+#   make test   install into .venv, then ruff, the whole test suite and every notebook (nbval, fast profile),
 #               then every notebook in JupyterLab in Chromium (make browser-test)
 PYTHON ?= python3
 VENV := .venv
@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/gconet-lab demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest --ignore=tests/browser
 	# one torch thread per kernel: on 2 shared cores, 2 spinning OpenMP threads per process are far slower
 	OMP_NUM_THREADS=1 GCONET_LAB_FAST=1 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider

@@ -35,8 +35,12 @@ def group_names(data_dir: str | Path, set_name: str) -> list[str]:
     return [group.name for group in index_set(data_dir, set_name).groups]
 
 
-def load_group(data_dir: str | Path, set_name: str, group: str, image_size: int) -> GroupBatch:
-    """Read one group of a CoSOD-layout set: model inputs at ``image_size`` and the original images and masks."""
+def load_group_batch(data_dir: str | Path, set_name: str, group: str, image_size: int) -> GroupBatch:
+    """Read one group of a CoSOD-layout set: model inputs at ``image_size`` and the original images and masks.
+
+    The inputs are prepared exactly as in evaluation (:class:`~gconet_lab.data.GroupTestDataset`).
+    For the tensors alone (images and masks at one size), use :func:`gconet_lab.data.group_tensors.load_group`.
+    """
     groups = {g.name: g for g in index_set(data_dir, set_name).groups}
     if group not in groups:
         raise KeyError(f"no group {group!r} in {set_name}; groups: {', '.join(sorted(groups))}")
@@ -80,4 +84,4 @@ def worst_images(per_image: list[dict], group: str, metric: str = "S") -> list[d
     return sorted(records, key=lambda record: -np.inf if np.isnan(record[metric]) else sign * record[metric])
 
 
-__all__ = ["GroupBatch", "GroupPrediction", "group_names", "load_group", "predict_with_features", "worst_images"]
+__all__ = ["GroupBatch", "GroupPrediction", "group_names", "load_group_batch", "predict_with_features", "worst_images"]

@@ -182,30 +182,56 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
 
     from .benchmark import run_benchmark
     from .config import make_config
-    from .data import index_set
+    from .data import DataError, index_set
     from .evaluate import predict_centre_prior
     from .storage import ensure_writable_folder
+    from .pipeline import prepare_default_data
     from .train import select_device
 
     ensure_writable_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictions = masks = None
+    predictions = masks = parity = None
     if "evaluation" in args.tasks:
-        masks = Path(args.data) / "gts" / args.set
+        data = Path(args.data) if args.data else prepare_default_data("outputs/data", verbose=False)
+        masks = data / "gts" / args.set
+        if not masks.is_dir():
+            raise DataError(masks, "no such masks folder (--data, --set; `gconet-lab prepare` builds the default sets)")
         if args.predictions:
             predictions = Path(args.predictions)
         else:  # maps at the original sizes; the evaluation's cost does not depend on their quality
-            predictions = predict_centre_prior(index_set(args.data, args.set).groups, Path(args.out) / "centre_prior") / args.set
+            predictions = predict_centre_prior(index_set(data, args.set).groups, Path(args.out) / "centre_prior") / args.set
+        parity = parity_set(args.parity)
     report = run_benchmark(
         make_config(args.preset, args.variant), select_device(args.device), args.tasks, args.batch_size, args.group_size,
-        args.repeats, args.warmup, args.compile, predictions, masks, args.plain_every,
+        args.repeats, args.warmup, args.compile, predictions, masks, parity,
     )
     print(report.format())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmark.json").write_text(json.dumps({"environment": report.environment, "rows": report.rows()}, indent=1))
+    records = {"environment": report.environment, "rows": report.rows(),
+               "official_parity": vars(report.official_parity) if report.official_parity else None}
+    (out / "benchmark.json").write_text(json.dumps(records, indent=1))
     print(f"records: {out / 'benchmark.json'}")
+
+
+def parity_set(parity: str | None) -> tuple[Path, Path] | None:
+    """(parity set, its iCoseg masks): ``--parity`` (``none`` skips it), else the one beside the embedded data if any."""
+    from .pipeline import shared_data_root
+
+    if parity == "none":
+        return None
+    if parity:
+        folder = Path(parity)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--parity {folder}: no such folder")
+        return folder, shared_data_root() / "icoseg" / "ground_truth"
+    try:
+        shared = shared_data_root()
+    except FileNotFoundError:
+        return None
+    folder = shared.parent / "reference" / "eval_parity"
+    return (folder, shared / "icoseg" / "ground_truth") if folder.is_dir() else None
 
 
 BENCHMARK_DESCRIPTION = """\
@@ -215,7 +241,8 @@ Time GCoNet+ on random weights and inputs, each candidate against its reference 
               (a batch of 2; Table 4), then one whole test group (--group-size images)
   training    one training step on two groups of --group-size (forward, loss, backward, Adam)
   evaluation  the official-protocol evaluation of a set at its original image sizes, and the
-              plain threshold loop on every --plain-every-th image (the numbers must agree)
+              evaluator's numbers on the evaluation parity set (--parity) beside the numbers the
+              official evaluator computed on it
 Candidates are timed interleaved after --warmup rounds; medians of --repeats rounds are reported
 with the device, torch version, thread count and machine load, and saved to <out>/benchmark.json.
 
@@ -300,10 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=non_negative_int, default=2, help="untimed rounds first (default: %(default)s)")
     bench.add_argument("--repeats", type=positive_int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
     bench.add_argument("--compile", action="store_true", help="wrap the fast path in torch.compile (slow to start; CPU needs a C++ compiler)")
-    bench.add_argument("--data", default="outputs/data", help="root holding gts/<set>/ for the evaluation (default: %(default)s)")
+    bench.add_argument("--data", help="root holding gts/<set>/ for the evaluation (default: the embedded sets, built in outputs/data)")
     bench.add_argument("--set", default="iCoseg", help="set to evaluate (default: %(default)s)")
     bench.add_argument("--predictions", help="<group>/<name>.png maps to evaluate (default: a centre prior, written to --out)")
-    bench.add_argument("--plain-every", type=positive_int, default=10, help="check the plain threshold loop on every n-th image (default: %(default)s)")
+    bench.add_argument("--parity", help="parity set: pred/ and official_metrics.json for the iCoseg masks "
+                       "(default: reference/eval_parity beside the embedded data, when present; 'none' skips it)")
     bench.add_argument("--out", default="outputs/benchmark", help="folder for benchmark.json (default: %(default)s)")
     bench.set_defaults(func=cmd_benchmark)
     return parser

@@ -6,7 +6,7 @@ Rows of the paper's ablation tables are configurations:
 * Table 2 toggles RACM (``use_racm``), CEM (``use_cem``) and the GST loss (``use_gst``).
 
 ``variant="official"`` switches every behaviour-changing difference between the paper and the
-official implementation (``shared/reference/gconet_plus_reference.md``, section C) to the code's
+official implementation (:data:`gconet_lab.paper_vs_code.DIFFERENCES`, ``docs/paper_vs_code.md``) to the code's
 choice; the default ``variant="paper"`` follows the paper.  Each difference is a named field so it
 can also be flipped alone (notebook ``11_paper_vs_official_code`` does exactly that).
 """
@@ -49,7 +49,7 @@ class GCoNetConfig:
     use_bn: bool = True  # Table 1 "BN": BN after every conv but the 1x1 ones (Sec. 4.4)
     hybrid_loss: bool = True  # Table 1 "HL": BCE + IoU; False = BCE only
 
-    # --- paper vs official code (reference section C; the number is the row there) ---
+    # --- paper vs official code (the Cn ids of gconet_lab.paper_vs_code.DIFFERENCES) ---
     variant: str = "paper"
     gam_embedding_kernel: int = 3  # C6: paper 3x3 theta/phi, code 1x1
     gam_softmax: str = "group"  # C7: paper softmax over the whole group's N*h*w, code per image over h*w
@@ -157,7 +157,7 @@ def check_option_names(values: dict[str, Any]) -> None:
             raise ConfigError(f"unknown configuration option {name!r}{hint}")
 
 
-# Every behaviour-changing difference of the official implementation (reference section C).
+# Every behaviour-changing difference of the official implementation (paper_vs_code.DIFFERENCES).
 OFFICIAL_OVERRIDES: dict[str, Any] = dict(
     variant="official",
     gam_embedding_kernel=1,
@@ -177,7 +177,7 @@ OFFICIAL_OVERRIDES: dict[str, Any] = dict(
     lambda_racm=10.0,
 )
 
-# The official training recipe (reference B.4-B.7); applied to the full-scale ``paper`` preset only,
+# The official training recipe (differences C2-C4); applied to the full-scale ``paper`` preset only,
 # since the ``cpu`` and ``tiny`` presets set their own scale.
 OFFICIAL_RECIPE: dict[str, Any] = dict(max_group_size=26, lr=1.625e-4, backbone_lr_scale=0.01, epochs=350)
 

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from .models import GCoNetPlus
 from .models.classifier import ClassPredictor, mask_images
+from .pca import principal_components
 
 
 def masked_image_features(model: GCoNetPlus, images: Tensor, masks: Tensor) -> Tensor:
@@ -27,20 +28,15 @@ def masked_image_features(model: GCoNetPlus, images: Tensor, masks: Tensor) -> T
 
 
 def pca_2d(features: Tensor) -> tuple[Tensor, Tensor]:
-    """Project (N, C) features onto their two principal axes.
+    """Project (N, C) features onto their two principal axes (:func:`~gconet_lab.pca.principal_components`).
 
     Returns the (N, 2) coordinates and the fraction of the total variance each axis explains.
     The sign of each axis is fixed (its largest coordinate is positive), so plots are reproducible.
     """
     if features.dim() != 2 or features.shape[0] < 2:
         raise ValueError(f"pca_2d needs (N, C) features with N >= 2; got {tuple(features.shape)}")
-    centred = features.double() - features.double().mean(dim=0)
-    _, singular_values, right = torch.linalg.svd(centred, full_matrices=False)
-    points = centred @ right[:2].T
-    largest = points.gather(0, points.abs().argmax(dim=0, keepdim=True))
-    points = points * largest.sign()
-    variance = singular_values**2
-    return points.float(), (variance[:2] / variance.sum()).float()
+    points, share = principal_components(features, 2)
+    return points.float(), share.float()
 
 
 def separation_ratio(features: Tensor, labels: Tensor) -> float:

@@ -5,12 +5,12 @@ fps"). The reference eager forward (:class:`~gconet_lab.models.GCoNetPlus` in ev
 runs only encoder -> GAM consensus -> FPN decoder -> CEM: GCM "can be fully discarded" at test time
 (Sec. 3.3), and ACM/RACM (Sec. 3.6) only train the encoder. The official code is different here:
 it still runs the ACM classifier and the whole RACM re-encoding (a second encoder pass over the
-masked images) at inference (``shared/reference``, C.20), so its timings include them.
+masked images) at inference (difference C20 in :mod:`gconet_lab.paper_vs_code`), so its timings include them.
 
-:class:`FastGCoNet` goes further than the eval forward:
+:class:`FastGCoNet` runs that same eval forward on a leaner copy of the model:
 
 * **No training-only modules at all.** The GCM head, the ACM/RACM classifier and the RACM mask head
-  are not even copied, so their parameters cost no memory.
+  (``GCoNetPlus.TRAINING_ONLY_MODULES``) are dropped from the copy, so their parameters cost no memory.
 * **BatchNorm folded into the convolutions.** In eval mode a BN layer is a fixed per-channel affine
   map ``y = gamma (x - mean) / sqrt(var + eps) + beta``, so ``BN(conv(x))`` is one convolution with
   rescaled weights and a shifted bias (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`). VGG16-BN,
@@ -18,7 +18,7 @@ masked images) at inference (``shared/reference``, C.20), so its timings include
   ``paper`` preset; about a tenth of the eager CPU time in a profile on 2 cores).
 * **Channels-last memory format.** oneDNN (CPU) and cuDNN (tensor cores) convolutions work natively
   on NHWC tensors; with the default NCHW layout they reorder activations on every call.
-* **Inference mode**: no autograd bookkeeping; no intermediate outputs, no input checks.
+* **Inference mode**: no autograd bookkeeping, no intermediate outputs.
 * Optionally :func:`torch.compile` (``make_fast_model(model, compile=True)``).
 * Optionally **bfloat16** (``precision="bf16"``): a bfloat16 copy of the folded weights, fed
   bfloat16 images; oneDNN runs its convolutions with native bf16 arithmetic on CPUs that have it
@@ -32,7 +32,7 @@ that: ``M = sigmoid(k (P - T))`` has slope up to ``k / 4 = 75``, so a 1-ulp chan
 (6e-8) moves M by up to 4.5e-6. Where maps are mid-range the difference is therefore a few 1e-6,
 the float32 floor: running the reference itself in channels-last differs from it as much. The
 tests check 1e-5 on such maps. The CEM's k fallback (k=300 -> 50 when ``exp(-k (P - T))``
-overflows anywhere in the batch, reference C.10) is decided by the same
+overflows anywhere in the batch, difference C10) is decided by the same
 :func:`~gconet_lab.models.differentiable_binarization` on the same whole batch, so a group falls
 back here exactly when it falls back in the reference (unless a pixel sits within rounding of the
 overflow bound).
@@ -89,9 +89,12 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
 class FastGCoNet(nn.Module):
     """GCoNet+ for inference only: one group per batch in, co-saliency maps out (see the module doc).
 
-    ``FastGCoNet(model)(images).saliency`` equals ``model.eval()(images).saliency`` to float32
-    rounding; it is a drop-in replacement in :func:`gconet_lab.evaluate.predict_group`. The copy
-    shares nothing with ``model``: later training of ``model`` does not change it.
+    It runs the eval forward of :class:`~gconet_lab.models.GCoNetPlus` itself, on a copy of
+    ``model`` without its training-only modules and with every BatchNorm folded, so any change to
+    the model's eval path applies here too. ``FastGCoNet(model)(images).saliency`` equals
+    ``model.eval()(images).saliency`` to float32 rounding; it is a drop-in replacement in
+    :func:`gconet_lab.evaluate.predict_group`. The copy shares nothing with ``model``: later
+    training of ``model`` does not change it.
     """
 
     def __init__(self, model: GCoNetPlus, channels_last: bool = True, precision: str = "fp32") -> None:
@@ -101,12 +104,11 @@ class FastGCoNet(nn.Module):
         self.config = model.config
         self.dtype = FAST_PRECISIONS[precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        needed = {"encoder": model.encoder, "decoder": model.decoder}
-        if self.config.use_gam:
-            needed["gam"] = model.gam
-        needed["head"] = model.cem if self.config.use_cem else model.saliency_head
-        for name, part in needed.items():
-            self.add_module(name, fold_batch_norms(copy.deepcopy(part).eval()))
+        lean = copy.deepcopy(model).eval()
+        for name in GCoNetPlus.TRAINING_ONLY_MODULES:
+            if hasattr(lean, name):
+                delattr(lean, name)
+        self.model = fold_batch_norms(lean)
         self.requires_grad_(False)
         self.eval()
         self.to(dtype=self.dtype, memory_format=self.memory_format)
@@ -119,14 +121,8 @@ class FastGCoNet(nn.Module):
     @torch.inference_mode()
     def forward(self, images: Tensor) -> GCoNetOutput:
         """Saliency maps (B, 1, H, W) of one group of ImageNet-normalised images (B, 3, H, W)."""
-        size = (images.shape[-2], images.shape[-1])
-        levels = self.encoder(images.to(self.dtype).contiguous(memory_format=self.memory_format))
-        deepest = levels[-1]
-        if self.config.use_gam:
-            deepest = deepest * self.gam(deepest).consensus  # F+ of the one test group (Sec. 3.2)
-        fine = self.decoder(deepest, levels, size)[-1]
-        saliency = self.head(fine).saliency if self.config.use_cem else torch.sigmoid(self.head(fine))
-        return GCoNetOutput(saliency=saliency.float())
+        output = self.model(images.to(self.dtype).contiguous(memory_format=self.memory_format))
+        return GCoNetOutput(saliency=output.saliency.float())
 
 
 def make_fast_model(model: GCoNetPlus, channels_last: bool = True, compile: bool = False, precision: str = "fp32") -> nn.Module:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .models.decoder import FPNDecoder
+from .pca import pca_rgb
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
@@ -172,30 +173,10 @@ def imagenet_topk(classifier: nn.Module, image: np.ndarray, k: int = 5) -> list[
     return [(imagenet_label(int(i)), float(v)) for v, i in zip(values, indices, strict=True)]
 
 
-def pca_colours(features: Tensor) -> np.ndarray:
-    """One image's features (C, h, w) on their first three principal components, as RGB in [0, 1].
-
-    The pixels are the samples and the channels the variables, so pixels of one colour have similar
-    features. The components come from the eigenvectors of the C x C covariance (cheap for the
-    tall pixel matrices of fine levels); each is scaled to [0, 1] on its own, and signs are fixed
-    so that the largest loading of each component is positive (deterministic colours).
-    """
-    channels, height, width = features.shape
-    pixels = features.detach().double().reshape(channels, -1).T
-    pixels = pixels - pixels.mean(dim=0)
-    _, vectors = torch.linalg.eigh((pixels.T @ pixels).float())  # float32: a small C x C problem
-    basis = vectors[:, -3:].flip(-1).double()  # largest eigenvalues first
-    signs = torch.sign(basis.gather(0, basis.abs().argmax(dim=0, keepdim=True)))
-    projected = (pixels @ (basis * signs)).float().numpy()
-    low, high = projected.min(axis=0), projected.max(axis=0)
-    rgb = (projected - low) / np.where(high > low, high - low, 1.0)
-    return np.pad(rgb, ((0, 0), (0, 3 - rgb.shape[1]))).reshape(height, width, 3)
-
-
 def pyramid_figure(image: np.ndarray, pyramids: Mapping[str, Sequence[Tensor]], cell: float = 1.5) -> plt.Figure:
     """One row per pyramid: the image, then each level's features of the first image in PCA colours.
 
-    Pixels of similar colour have similar features (:func:`pca_colours`); a random encoder gives
+    Pixels of similar colour have similar features (:func:`~gconet_lab.pca.pca_rgb`); a random encoder gives
     noise-like colours where an ImageNet one separates object from background.
     """
     columns = 1 + max(len(levels) for levels in pyramids.values())
@@ -204,7 +185,7 @@ def pyramid_figure(image: np.ndarray, pyramids: Mapping[str, Sequence[Tensor]], 
         axes[row][0].imshow(image)
         axes[row][0].set_ylabel(name, fontsize=8)
         for column, level in enumerate(levels, start=1):
-            axes[row][column].imshow(pca_colours(level[0]), interpolation="nearest")
+            axes[row][column].imshow(pca_rgb(level[0]), interpolation="nearest")
             axes[row][column].set_title(f"{level.shape[1]}@{level.shape[-2]}x{level.shape[-1]}", fontsize=7)
         for axis in axes[row][len(levels) + 1:]:
             axis.set_visible(False)
@@ -238,5 +219,5 @@ def gradient_reach(model: nn.Module, loss: Tensor) -> dict[str, float]:
 __all__ = [
     "DECODER_STEPS", "count_parameters", "decoder_table", "describe_layer", "describe_sequence",
     "encoder_level_modules", "encoder_table", "gradient_reach", "imagenet_crop", "imagenet_label", "imagenet_topk", "module_parameter_table",
-    "pca_colours", "pyramid_figure", "shape_of",
+    "pyramid_figure", "shape_of",
 ]

@@ -18,6 +18,7 @@ from matplotlib.patches import Patch
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
 from .apps import Box, CoSegmentation, crop
+from .pca import pca_rgb
 from .viz import prediction_grid
 
 DECODER_LEVELS = ("p5", "p4", "p3", "p2", "p1", "p0")  # GCoNetIntermediates.decoder_features, coarse to fine
@@ -38,24 +39,6 @@ def normalize(values: np.ndarray) -> np.ndarray:
 def channel_mean(features: torch.Tensor) -> np.ndarray:
     """One image's features (C, h, w) averaged over channels and scaled to [0, 1]: where the level responds."""
     return normalize(features.detach().float().mean(dim=0).cpu().numpy())
-
-
-def pca_rgb(features: torch.Tensor) -> np.ndarray:
-    """One image's features (C, h, w) projected on their first three principal components, as RGB in [0, 1].
-
-    The pixels are the samples and the channels the variables; pixels of one colour have similar
-    features. Each component is scaled on its own; a level with fewer than three channels leaves
-    the missing colours at zero.
-    """
-    channels, height, width = features.shape
-    pixels = features.detach().float().reshape(channels, -1).T.cpu()
-    pixels = pixels - pixels.mean(dim=0)
-    _, _, basis = torch.linalg.svd(pixels, full_matrices=False)
-    projected = (pixels @ basis[:3].T).numpy()
-    rgb = np.zeros((height * width, 3), dtype=np.float32)
-    for k in range(projected.shape[1]):
-        rgb[:, k] = normalize(projected[:, k])
-    return rgb.reshape(height, width, 3)
 
 
 def error_regions(truth: np.ndarray, prediction: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -189,4 +172,4 @@ def thumbnails_figure(images: Sequence[np.ndarray], boxes: Sequence[tuple[Box, B
 
 __all__ = ["DECODER_LEVELS", "FALSE_COLOUR", "MISSED_COLOUR", "cam_figure", "cam_overlay", "channel_mean",
            "cosegmentation_figure", "cutout", "decoder_features_figure", "draw_boxes", "error_overlay", "error_regions",
-           "failure_figure", "normalize", "paired_scores_figure", "pca_rgb", "thumbnails_figure"]
+           "failure_figure", "normalize", "paired_scores_figure", "thumbnails_figure"]

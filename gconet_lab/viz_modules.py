@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from .data import denormalize
-from .models.cem import differentiable_binarization
+from .models.cem import differentiable_binarization, uncertain_fraction
 
 
 def display_images(images: Tensor) -> np.ndarray:
@@ -27,12 +27,6 @@ def resize_maps(maps: Tensor, size: tuple[int, int]) -> np.ndarray:
     """(N, 1, h, w) maps -> (N, H, W) float array, bilinearly resized to draw over (H, W) images."""
     resized = F.interpolate(maps.detach().float().cpu(), size=size, mode="bilinear", align_corners=False)
     return resized[:, 0].numpy()
-
-
-def uncertain_fraction(maps: Tensor, low: float = 0.1, high: float = 0.9) -> float:
-    """Share of pixel values strictly between ``low`` and ``high``: the "uncertain" pixels of Sec. 3.4."""
-    values = maps.detach().flatten()
-    return float(((values > low) & (values < high)).float().mean())
 
 
 def effective_count(weights: Tensor) -> float:
@@ -136,7 +130,7 @@ def binarization_explorer(image: np.ndarray, probability: Tensor, threshold: Ten
     axes[4].set_title("Eq. 3 as a function of P - T", fontsize=8)
     axes[5].hist(saliency.detach().flatten().numpy(), bins=20, range=(0.0, 1.0), color="tab:orange")
     axes[5].set_yscale("log")
-    axes[5].set_title(f"M: {uncertain_fraction(saliency):.0%} uncertain", fontsize=8)
+    axes[5].set_title(f"M: {uncertain_fraction(saliency).mean():.0%} uncertain", fontsize=8)
     figure.tight_layout()
     return figure
 
@@ -148,6 +142,6 @@ def pixel_histograms(maps: Mapping[str, Tensor], bins: int = 20) -> plt.Figure:
         axis.hist(values.detach().flatten().float().numpy(), bins=bins, range=(0.0, 1.0))
         axis.set_yscale("log")
         axis.set_xlabel("predicted value", fontsize=8)
-        axis.set_title(f"{name}\n{uncertain_fraction(values):.0%} of pixels in (0.1, 0.9)", fontsize=8)
+        axis.set_title(f"{name}\n{uncertain_fraction(values.reshape(1, -1))[0]:.0%} of pixels in (0.1, 0.9)", fontsize=8)
     figure.tight_layout()
     return figure

@@ -20,7 +20,7 @@ from .analysis import (
     GroupBatch,
     GroupPrediction,
     group_names,
-    load_group,
+    load_group_batch,
     predict_with_features,
     worst_images,
 )
@@ -78,7 +78,7 @@ def decoder_features_browser(models: Mapping[str, GCoNetPlus], data_dir: str | P
 
     @lru_cache(maxsize=4)
     def predicted(group: str) -> tuple[GroupBatch, dict[str, GroupPrediction]]:
-        batch = load_group(data_dir, set_name, group, image_size)
+        batch = load_group_batch(data_dir, set_name, group, image_size)
         return batch, {name: predict_with_features(model, batch) for name, model in models.items()}
 
     def draw(group: str, image: int, level: int | None) -> plt.Figure:
@@ -106,7 +106,7 @@ def failure_browser(per_image: list[dict], prediction_roots: Mapping[str, str | 
 
     @lru_cache(maxsize=4)
     def loaded(group: str) -> GroupBatch:
-        return load_group(data_dir, set_name, group, image_size=32)  # only the original images are shown
+        return load_group_batch(data_dir, set_name, group, image_size=32)  # only the original images are shown
 
     def draw(group: str, rank: int, metric: str) -> plt.Figure:
         ranked = worst_images(per_image, group, metric)

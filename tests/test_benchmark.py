@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,8 @@ from gconet_lab.benchmark import (
 )
 from gconet_lab.cli import main
 from gconet_lab.config import make_config
-from gconet_lab.metrics import evaluate_image
-from gconet_lab.metrics.plain import plain_evaluate_image
+from gconet_lab.data import DataError
+from gconet_lab.metrics import OFFICIAL_KEYS, evaluate_folders
 from gconet_lab.models import GCoNetPlus
 
 
@@ -55,21 +56,32 @@ def write_masks_and_predictions(root, rng):
                 Image.fromarray(array).save(root / kind / group / f"{i}.png")
 
 
-def test_plain_metrics_equal_the_vectorised_ones():
-    rng = np.random.default_rng(0)
-    pred = rng.integers(0, 256, (17, 23)).astype(np.float32) / 255
-    gt = (rng.random((17, 23)) > 0.5).astype(np.float32)
-    plain, fast = plain_evaluate_image(pred, gt), evaluate_image(pred, gt)
-    np.testing.assert_allclose(plain.f_curve, fast.f_curve, atol=1e-6, rtol=0)
-    np.testing.assert_allclose(plain.e_curve, fast.e_curve, atol=1e-6, rtol=0)
+def write_parity_set(root, official: dict[str, float], n: int) -> Path:
+    """Move ``root/pred`` into a parity set ``root/parity`` whose "official" numbers are ``official`` over ``n`` images."""
+    (root / "parity").mkdir(exist_ok=True)
+    if (root / "pred").exists():
+        (root / "pred").rename(root / "parity" / "pred")
+    numbers = {OFFICIAL_KEYS[key]: value for key, value in official.items()} | {"n": n}
+    (root / "parity" / "official_metrics.json").write_text(json.dumps(numbers))
+    return root / "parity"
 
 
-def test_evaluation_benchmark_checks_the_numbers(tmp_path):
+def test_evaluation_benchmark_reports_the_distance_to_the_official_numbers(tmp_path):
     write_masks_and_predictions(tmp_path, np.random.default_rng(1))
-    result = benchmark_evaluation(tmp_path / "pred", tmp_path / "gts" / "x", plain_every=2)
+    masks = tmp_path / "gts" / "x"
+    ours = evaluate_folders(tmp_path / "pred", masks, progress=False).results
+    official = {key: ours[key] for key in OFFICIAL_KEYS} | {"maxE": ours["maxE"] + 0.01}  # one number off
+    parity = write_parity_set(tmp_path, official, 6)
+    result = benchmark_evaluation(parity / "pred", masks, parity=(parity, masks))
     assert result.whole_set.images_per_call == 6
-    assert result.plain_vs_vectorised.fast.images_per_call == 3  # images 0, 2, 4 of 6
-    assert result.plain_vs_vectorised.max_abs_difference <= 1e-6
+    assert result.official_parity.max_abs_difference == pytest.approx(0.01, abs=1e-9)
+    assert "maxE" in result.official_parity.format()
+    assert benchmark_evaluation(parity / "pred", masks).official_parity is None
+    write_parity_set(tmp_path, official, 7)  # the official numbers were over other images
+    with pytest.raises(DataError, match="over 7"):
+        benchmark_evaluation(parity / "pred", masks, parity=(parity, masks))
+    with pytest.raises(DataError, match="not a parity set"):
+        benchmark_evaluation(parity / "pred", masks, parity=(tmp_path, masks))
 
 
 def test_report_rows_and_cli_records(tmp_path, capsys):
@@ -84,7 +96,11 @@ def test_report_rows_and_cli_records(tmp_path, capsys):
         run_benchmark(make_config("tiny"), tasks=["inferense"])
     write_masks_and_predictions(tmp_path, np.random.default_rng(2))
     main(["benchmark", "--preset", "tiny", "--tasks", "evaluation", "--data", str(tmp_path), "--set", "x",
-          "--predictions", str(tmp_path / "pred"), "--out", str(tmp_path / "out")])
-    assert "plain threshold loop" in capsys.readouterr().out
+          "--predictions", str(tmp_path / "pred"), "--parity", "none", "--out", str(tmp_path / "out")])
+    assert "official evaluation, all 6 images" in capsys.readouterr().out
     records = json.loads((tmp_path / "out" / "benchmark.json").read_text())
-    assert records["environment"]["threads"] == torch.get_num_threads() and len(records["rows"]) == 3
+    assert records["environment"]["threads"] == torch.get_num_threads() and len(records["rows"]) == 1
+    assert records["official_parity"] is None
+    with pytest.raises(SystemExit) as exit_:
+        main(["benchmark", "--tasks", "evaluation", "--data", str(tmp_path), "--set", "missing", "--parity", "none"])
+    assert exit_.value.code == 2 and "gts/missing" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The exercises: every template fails its checker, every solution passes, wrong answers get useful feedback.
+"""The exercises: templates are generated from the solutions, every template fails its checker, every
+solution passes, wrong answers get useful feedback.
 
 The student's code is taken from the notebooks themselves: the code cells before the first cell
 tagged ``check`` are executed (they only define functions and import), then the named function or
@@ -7,6 +8,7 @@ class is checked.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import nbformat
@@ -19,7 +21,8 @@ from gconet_lab import exercises
 from gconet_lab.exercises import ExerciseFailed
 from gconet_lab.models.gam import GAMOutput
 
-EXERCISES = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+EXERCISES = NOTEBOOKS / "exercises"
 # notebook -> (the name the student defines, its checker)
 CHECKED = {
     "01_gam_attention": ("group_affinity_attention", exercises.check_group_affinity_attention),
@@ -60,6 +63,30 @@ def test_solution_passes(notebook, capsys):
     name, check = CHECKED[notebook]
     check(student_code(EXERCISES / "solutions" / f"{notebook}.ipynb", name))
     assert "checks passed" in capsys.readouterr().out
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("make_exercises", NOTEBOOKS / "make_exercises.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_templates_are_the_ones_generated_from_the_solutions():
+    generated = load_generator().generated_templates()
+    assert {path.stem for path in generated} == set(CHECKED)
+    stale = [path.name for path, text in generated.items() if path.read_text() != text]
+    assert not stale, f"run `python notebooks/make_exercises.py`: {stale} differ from their solution"
+
+
+def test_generator_refuses_a_template_that_solves_the_exercise():
+    generator = load_generator()
+    path = EXERCISES / "solutions" / "05_binarization_k_and_loss.ipynb"
+    solution = nbformat.read(path, as_version=4)
+    exercise = next(cell for cell in solution.cells if "exercise" in cell.metadata.get("tags", []))
+    exercise.metadata[generator.TEMPLATE_KEY] = exercise.source  # a "template" that is the solution
+    with pytest.raises(ValueError, match="checker passed on the template"):
+        generator.template_of(solution, path)
 
 
 @pytest.mark.parametrize("notebook", sorted(CHECKED))
@@ -115,7 +142,7 @@ class FirstImageConsensus(PerImageConsensus):
         return GAMOutput(consensus=consensus, attention=features.mean(1, keepdim=True))
 
 
-def uncertain_inclusive(maps, low=0.05, high=0.95):
+def uncertain_inclusive(maps, low=0.1, high=0.9):
     return ((maps >= low) & (maps <= high)).float().mean(dim=(1, 2, 3))
 
 
@@ -147,7 +174,7 @@ def mask_pil(polygons, height, width):
         (exercises.check_gst_loss, gst_one_sided, ["the GST loss", "differs from the reference", "expected", "received", "two groups of 4 images"]),
         (exercises.check_relation_module, PerImageConsensus, ["consensus E has the wrong shape", "expected (1, 16, 1, 1)", "received (3, 16, 1, 1)"]),
         (exercises.check_relation_module, FirstImageConsensus, ["reordered group", "order [2, 0, 3, 1]"]),
-        (exercises.check_uncertain_fraction, uncertain_inclusive, ["values exactly at low=0.05", "expected 0.25", "received 0.75"]),
+        (exercises.check_uncertain_fraction, uncertain_inclusive, ["values exactly at low=0.1", "expected 0.25", "received 0.75"]),
         (exercises.check_class_mask, mask_even_odd, ["two overlapping squares", "pixel (row 32, col 32)", "is 0"]),
     ],
     ids=["softmax-per-image", "no-fallback", "gst-one-sided", "per-image-consensus", "order-dependent", "inclusive-bounds", "even-odd-fill"],

@@ -63,7 +63,7 @@ CASES = [
 
 @pytest.mark.parametrize(("preset", "variant", "logit_scale", "expected_k"), CASES)
 def test_fast_maps_equal_the_reference_eager_maps(preset, variant, logit_scale, expected_k):
-    # With expected_k = 50 the whole group falls back (Eq. 3, reference C.10): a fast path that
+    # With expected_k = 50 the whole group falls back (Eq. 3, difference C10): a fast path that
     # kept k = 300 would be off by far more than the tolerance on these mid-range maps.
     model = make_model(preset, variant)
     images = torch.randn(3, 3, 64, 64)
@@ -80,8 +80,8 @@ def test_fast_model_keeps_no_batch_norm_and_no_training_head():
     model = make_model("paper", "official")
     fast = FastGCoNet(model)
     assert not any(isinstance(module, nn.BatchNorm2d) for module in fast.modules())
-    names = {name.split(".")[0] for name, _ in fast.named_parameters()}
-    assert names == {"encoder", "decoder", "gam", "head"}
+    names = {name.split(".")[1] for name, _ in fast.named_parameters()}
+    assert names == {"encoder", "decoder", "gam", "cem"}
     dropped = sum(p.numel() for head in (model.gcm_head, model.classifier, model.racm_mask_head) for p in head.parameters())
     assert sum(p.numel() for p in fast.parameters()) == sum(p.numel() for p in model.parameters()) - dropped - sum(
         m.weight.numel() + m.bias.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d)

@@ -14,9 +14,11 @@ import torch
 from PIL import Image
 
 from gconet_lab.metrics import (
+    OFFICIAL_KEYS,
     THRESHOLDS,
     OfficialEvaluator,
     PySODEvaluator,
+    check_official_parity,
     compare_folders,
     e_measure_curve,
     evaluate_folders,
@@ -365,9 +367,6 @@ def test_compare_folders_reports_both_toolboxes(folders):
 # Parity with the official evaluator on 121 real iCoseg masks
 
 
-OFFICIAL_KEYS = {"S": "S", "maxF": "Fmax", "maxE": "Emax", "MAE": "MAE"}  # ours: theirs
-
-
 def _shared_dir() -> Path:
     default = Path(__file__).resolve().parents[1].parent / "shared"
     return Path(os.environ.get("GCONET_SHARED", default))
@@ -386,12 +385,10 @@ def parity_evaluation():
 
 
 def test_dataset_numbers_match_the_official_evaluator(parity_evaluation):
-    parity, evaluation = parity_evaluation
-    official = json.loads((parity / "official_metrics.json").read_text())
-    ours = evaluation.results
-    assert ours["n"] == official["n"] == 121
-    for our_key, official_key in OFFICIAL_KEYS.items():
-        assert ours[our_key] == pytest.approx(official[official_key], abs=1e-6), our_key
+    parity, _ = parity_evaluation
+    check = check_official_parity(parity, _shared_dir() / "data/icoseg/ground_truth")
+    assert check.images == 121
+    assert check.max_abs_difference <= 1e-6, check.format()
 
 
 def test_per_image_numbers_match_the_official_evaluator(parity_evaluation):

@@ -18,7 +18,6 @@ from gconet_lab.model_inspect import (
     imagenet_label,
     imagenet_topk,
     module_parameter_table,
-    pca_colours,
     pyramid_figure,
 )
 from gconet_lab.models import GCoNetPlus
@@ -109,15 +108,6 @@ def test_imagenet_crop_and_topk_with_a_fixed_classifier():
     top = imagenet_topk(Fixed(), image, k=2)
     assert [label for label, _ in top] == [imagenet_label(281), imagenet_label(388)] == ["tabby", "giant panda"]
     assert top[0][1] > top[1][1] > 0
-
-
-def test_pca_colours_give_equal_colours_to_equal_features():
-    features = torch.randn(6, 4, 5)
-    features[:, 0, 0] = features[:, 1, 1]
-    colours = pca_colours(features)
-    assert colours.shape == (4, 5, 3) and colours.min() >= 0 and colours.max() <= 1
-    assert np.allclose(colours[0, 0], colours[1, 1])
-    assert pca_colours(torch.randn(2, 3, 3)).shape == (3, 3, 3)  # fewer than three channels: padded
 
 
 def test_pyramid_figure_hides_missing_levels():

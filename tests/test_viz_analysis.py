@@ -19,7 +19,6 @@ from gconet_lab.viz_analysis import (
     error_regions,
     failure_figure,
     paired_scores_figure,
-    pca_rgb,
     thumbnails_figure,
 )
 
@@ -29,15 +28,6 @@ def test_channel_mean_shows_where_the_features_respond():
     features[:, 1, 2] = 3.0
     mean = channel_mean(features)
     assert mean.shape == (5, 6) and mean[1, 2] == 1.0 and mean.sum() == 1.0
-
-
-def test_pca_rgb_separates_two_kinds_of_pixels_and_pads_missing_components():
-    features = torch.zeros(8, 4, 4)
-    features[:, :, :2] = torch.randn(8, 1, 1)  # left half: one feature vector, right half: zeros
-    rgb = pca_rgb(features + 1e-3 * torch.randn(8, 4, 4))
-    assert rgb.shape == (4, 4, 3) and 0 <= rgb.min() and rgb.max() <= 1
-    assert abs(rgb[:, :2, 0].mean() - rgb[:, 2:, 0].mean()) > 0.9  # the first component splits the halves
-    assert (pca_rgb(torch.randn(2, 3, 3))[..., 2] == 0).all()  # two channels: two components
 
 
 def test_error_regions_and_overlay_colour_missed_and_false_pixels():

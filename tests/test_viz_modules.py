@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gconet_lab.data import IMAGENET_MEAN
+from gconet_lab.models.cem import uncertain_fraction
 from gconet_lab.viz_modules import (
     affinity_heatmap,
     binarization_explorer,
@@ -15,7 +16,6 @@ from gconet_lab.viz_modules import (
     group_map_grid,
     pixel_histograms,
     resize_maps,
-    uncertain_fraction,
 )
 
 
@@ -32,9 +32,11 @@ def test_resize_maps_keeps_a_constant_map_constant():
     np.testing.assert_allclose(resized, 0.25)
 
 
-def test_uncertain_fraction_counts_values_strictly_inside_the_band():
-    values = torch.tensor([0.0, 0.05, 0.1, 0.5, 0.89, 0.9, 1.0, 0.3])
-    assert uncertain_fraction(values) == pytest.approx(3 / 8)  # 0.5, 0.89, 0.3
+def test_uncertain_fraction_counts_values_strictly_inside_the_band_per_map():
+    values = torch.tensor([0.0, 0.05, 0.1, 0.5, 0.89, 0.9, 1.0, 0.3]).view(2, 1, 2, 2)
+    assert uncertain_fraction(values).tolist() == pytest.approx([1 / 4, 2 / 4])  # 0.5 | 0.89, 0.3
+    with pytest.raises(ValueError, match="batch of maps"):
+        uncertain_fraction(values.flatten())
 
 
 def test_effective_count_of_uniform_one_hot_and_two_level_weights():

@@ -4,7 +4,7 @@ Modules, one responsibility each:
 
 * :mod:`~gconet_lab.data.io` reads images (RGB uint8) and masks (float in [0, 1]);
 * :mod:`~gconet_lab.data.layout` indexes the CoSOD folder layout into groups (Sec. 4.1);
-* :mod:`~gconet_lab.data.transforms` augments image and mask jointly (Sec. 4.3, reference B.6);
+* :mod:`~gconet_lab.data.transforms` augments image and mask jointly (Sec. 4.3, difference C25);
 * :mod:`~gconet_lab.data.sampling` draws the two groups of each training batch (Eq. 16);
 * :mod:`~gconet_lab.data.datasets` turns these into PyTorch datasets and loaders;
 * :mod:`~gconet_lab.data.writer` writes converted data back in the CoSOD layout.

@@ -8,7 +8,7 @@ the dataset already returns batches (see :func:`make_train_loader`).
 
 Testing (Sec. 4.3, "the exact number of images in the given group as the batch size"): every
 item is one complete group, resized to S x S without augmentation, together with each image's
-original (H, W) so predictions can be resized back before evaluation (reference B.7, D.1).
+original (H, W) so predictions can be resized back before evaluation (as the official test.py does).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Read images and ground-truth masks from disk into plain numpy arrays.
 
 GCoNet+ consumes RGB images and soft saliency masks in [0, 1] (Sec. 4.3; the official loader
-opens images with ``convert('RGB')`` and masks with ``convert('L')``, reference B.6 and D.1).
+opens images with ``convert('RGB')`` and masks with ``convert('L')``, as the official dataset and evaluation loaders do).
 Real datasets store these in many PNG/JPEG flavours, so both readers normalise every mode
 Pillow can open:
 
@@ -96,7 +96,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     """Read a ground-truth mask as ``float32`` (H, W) in [0, 1]; see the module table.
 
     Soft masks stay soft: GCoNet+ trains on soft targets and never binarises them
-    (reference B.3 and B.6).
+    (the official dataset.py).
     """
     image = _open_decoded(path)
     if image.mode == "1":

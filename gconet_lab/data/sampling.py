@@ -5,7 +5,7 @@ from two different groups", with
 
     N = min(#groupA, #groupB, 32)                                    (Eq. 16)
 
-(the official code caps at 26 instead of 32, reference C.4). The first N images of a batch come
+(the official code caps at 26 instead of 32, difference C4 in :mod:`gconet_lab.paper_vs_code`). The first N images of a batch come
 from A and the last N from B; the GCM (Sec. 3.3) and the GST loss (Eq. 5) rely on that split.
 
 :class:`GroupPairSampler` makes these choices and nothing else: each epoch visits every group once
@@ -13,7 +13,7 @@ as group A in a seeded random order, draws the partner B uniformly among groups 
 class*, samples N images of each without replacement, and a seed for the augmentation of that
 step. All of it is derived from ``(seed, epoch)``, so runs are reproducible and independent of
 the number of DataLoader workers (the sampler runs in the main process). The official code visits
-group A in ``os.listdir`` order instead, and only B is random (reference B.5, C.24).
+group A in ``os.listdir`` order instead, and only B is random (difference C24).
 
 Several processes (data-parallel training, :mod:`gconet_lab.distributed`) share one epoch: every
 process computes the same draws and keeps every ``world_size``-th one (:func:`draw_of_micro_batch`).
@@ -23,7 +23,7 @@ class file says otherwise, :mod:`gconet_lab.data.layout`), indexed in sorted ord
 sets that both contain a group "airplane", or the groups ``dog_1`` and ``dog_2`` of class ``dog``
 in one set, share one class index, and such groups are never paired as A and B. (The official
 code indexes each set's groups in listdir order, so DUTS_class and COCO-SEG indices collide in one
-classifier, reference B.5.)
+classifier, difference C31.)
 """
 
 from __future__ import annotations

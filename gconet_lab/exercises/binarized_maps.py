@@ -3,8 +3,9 @@
 The paper argues that a steep k in Eq. 3 and the IoU term of the hybrid loss (Eq. 9-10) push the
 predicted maps towards 0 and 1, while BCE alone leaves uncertain grey values.  The measure used
 here: the fraction of each map's pixels that are *uncertain*, strictly between ``low`` and ``high``.
-The student writes ``f(maps, low=0.05, high=0.95) -> fractions``: maps (B, 1, H, W) in [0, 1] in,
-one fraction per map (B,) out.  Reference: :func:`uncertain_fraction`.
+The student writes ``f(maps, low=0.1, high=0.9) -> fractions``: maps (B, 1, H, W) in [0, 1] in,
+one fraction per map (B,) out.  Reference: the library's
+:func:`~gconet_lab.models.cem.uncertain_fraction`, which notebook 05 measures with.
 """
 
 from __future__ import annotations
@@ -14,15 +15,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..models.cem import uncertain_fraction
 from .feedback import call_student, expect_tensor, passed
 
 NAME = "uncertain_fraction"
-
-
-def uncertain_fraction(maps: Tensor, low: float = 0.05, high: float = 0.95) -> Tensor:
-    """Per map, the fraction of pixels with ``low < value < high``: 0 for a binary map, 1 for a flat grey one."""
-    uncertain = (maps > low) & (maps < high)
-    return uncertain.flatten(1).float().mean(dim=1)
 
 
 def cases() -> dict[str, tuple[Tensor, dict[str, float]]]:
@@ -31,7 +27,7 @@ def cases() -> dict[str, tuple[Tensor, dict[str, float]]]:
     return {
         "a binary map (1, 1, 4, 4) of 0s and 1s": ((torch.rand(1, 1, 4, 4, generator=generator) > 0.5).float(), {}),
         "a flat grey map (1, 1, 3, 3) of 0.5": (torch.full((1, 1, 3, 3), 0.5), {}),
-        "values exactly at low=0.05 and high=0.95 (1, 1, 2, 2): not uncertain": (torch.tensor([0.05, 0.95, 0.5, 0.0]).view(1, 1, 2, 2), {}),
+        "values exactly at low=0.1 and high=0.9 (1, 1, 2, 2): not uncertain": (torch.tensor([0.1, 0.9, 0.5, 0.0]).view(1, 1, 2, 2), {}),
         "a batch of 3 random maps (3, 1, 8, 6): one fraction per map": (torch.rand(3, 1, 8, 6, generator=generator), {}),
         "a batch of 2 random maps with low=0.2, high=0.6": (torch.rand(2, 1, 5, 5, generator=generator), {"low": 0.2, "high": 0.6}),
     }

@@ -6,6 +6,7 @@
 * ``evaluator``: dataset aggregation (``OfficialEvaluator``). maxF and maxE are maxima of
   curves averaged over images.
 * ``folders``: the official loader and folder pairing, plus CSV tables.
+* ``parity``: our numbers against the official evaluator's own on a parity set.
 * ``pysod``: the same numbers from PySODMetrics, to compare conventions.
 
 Typical use::
@@ -37,15 +38,19 @@ from gconet_lab.metrics.official import (
     precision_recall_curves,
     s_measure,
 )
+from gconet_lab.metrics.parity import OFFICIAL_KEYS, OfficialParity, check_official_parity
 from gconet_lab.metrics.pysod import PySODEvaluator, compare_folders, format_comparison
 
 __all__ = [
+    "OFFICIAL_KEYS",
     "THRESHOLDS",
     "Evaluation",
     "ImageMetrics",
     "OfficialEvaluator",
+    "OfficialParity",
     "Pairing",
     "PySODEvaluator",
+    "check_official_parity",
     "compare_folders",
     "e_measure_curve",
     "evaluate_files",

@@ -1,6 +1,6 @@
 """Dataset-level aggregation of the official metrics.
 
-The official evaluator reports one number per dataset (reference D.2):
+The official evaluator (eval-co-sod's ``evaluator.py``) reports one number per dataset:
 
 * ``S`` and ``MAE`` are means over images. The official code lets one degenerate mask make
   the dataset S NaN; here every per-image number is finite (see ``s_measure``), and

@@ -1,7 +1,7 @@
 """Evaluate a folder of predictions against a folder of masks, the way the official loader does.
 
 Both trees are laid out as ``<root>/<group>/<name>.<ext>``. The official ``EvalDataset``
-(reference D.1) pairs files by identical relative path and drops files present in only one tree;
+(eval-co-sod's ``dataloader.py``) pairs files by identical relative path and drops files present in only one tree;
 :func:`match_pairs` pairs them by group folder and file-name stem with the rule training uses
 (:func:`gconet_lab.data.layout.pair_by_stem`: any image suffix, in any letter case), so a mask that
 training reads is scored. The unpaired files are listed in the :class:`Pairing`.

@@ -1,8 +1,8 @@
 """The four GCoNet+ metrics for one image, exactly as the official evaluator computes them.
 
 GCoNet+ reports S-measure, maximum F-measure, maximum E-measure and MAE (paper Sec. 4.2,
-Eq. 12-15) and points to the eval-co-sod toolbox, whose ``evaluator.py`` defines them in code
-(reference D.2). This module re-implements that code. The numbers agree with the official
+Eq. 12-15) and points to the eval-co-sod toolbox, whose ``evaluator.py`` defines them in code.
+This module re-implements that code. The numbers agree with the official
 evaluator to 1e-6, but the implementation is vectorised: the toolbox loops over 255
 thresholds, and this module does the same work with one histogram per image.
 

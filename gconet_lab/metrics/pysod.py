@@ -2,7 +2,7 @@
 
 PySODMetrics (``py_sod_metrics``) is the toolbox many SOD papers use. It follows the MATLAB
 conventions of the original metric code, not eval-co-sod, and so differs from the official
-GCoNet+ numbers (reference D.3):
+GCoNet+ numbers (read from both codes):
 
 1. It binarises the ground truth (``gt > 128``) for *every* metric and min-max normalises the
    prediction for every metric, MAE included. The official MAE uses the raw prediction and

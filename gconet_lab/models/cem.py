@@ -37,6 +37,18 @@ def differentiable_binarization(probability: Tensor, threshold: Tensor, k: float
     return 1.0 / (1.0 + a), k
 
 
+def uncertain_fraction(maps: Tensor, low: float = 0.1, high: float = 0.9) -> Tensor:
+    """Per map, the share of pixels strictly between ``low`` and ``high``: the "uncertain" pixels of Sec. 3.4.
+
+    ``maps`` (B, ...) in [0, 1]; returns (B,): 0 for a binary map, 1 for a flat grey one. The CEM
+    (Eq. 3) and the IoU term of the hybrid loss are meant to bring it down (Fig. 6).
+    """
+    if maps.dim() < 2:
+        raise ValueError(f"uncertain_fraction needs a batch of maps (B, ...); got shape {tuple(maps.shape)}")
+    uncertain = (maps.detach() > low) & (maps.detach() < high)
+    return uncertain.flatten(1).float().mean(dim=1)
+
+
 def cem_branch(channels: int, use_bn: bool) -> nn.Sequential:
     """CBR -> CBR -> 1x1 conv -> Sigmoid (Fig. 7); indices match the official layout."""
     return nn.Sequential(

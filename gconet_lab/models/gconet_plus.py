@@ -87,6 +87,9 @@ class GCoNetPlus(nn.Module):
     library code: ``GCoNetPlus(config, gam=MyRelationModule(512))``.
     """
 
+    TRAINING_ONLY_MODULES = ("gcm_head", "classifier", "racm_mask_head")
+    """Modules that only :meth:`auxiliary_outputs` uses: the eval forward never touches them."""
+
     def __init__(self, config: GCoNetConfig, gam: nn.Module | None = None) -> None:
         super().__init__()
         self.config = config
