@@ -30,11 +30,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .config import GCoNetConfig, make_config
-from .data import Group, index_set, make_test_loader, read_image, read_mask
-from .evaluate import predict_dataset, predict_group, predicted_pairing
-from .metrics import evaluate_files
-from .pipeline import TEST_SET, TRAIN_SETS, train
+from gconet_lab.config import GCoNetConfig, make_config
+from gconet_lab.data import Group, index_set, make_test_loader, read_image, read_mask
+from gconet_lab.evaluate import predict_dataset, predict_group, predicted_pairing
+from gconet_lab.metrics import evaluate_files
+from gconet_lab.pipeline import TEST_SET, TRAIN_SETS, train
 
 PAPER_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
 METRICS = ("S", "maxF", "maxE", "MAE")  # MAE: lower is better

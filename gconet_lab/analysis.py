@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import GroupTestDataset, index_set, read_image, read_mask
-from .evaluate import saliency_to_uint8
+from gconet_lab.data import GroupTestDataset, index_set, read_image, read_mask
+from gconet_lab.evaluate import saliency_to_uint8
 
 
 @dataclass

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import torch
 
-from .data import Group, GroupTestDataset, read_image, read_mask
-from .evaluate import predict_group
+from gconet_lab.data import Group, GroupTestDataset, read_image, read_mask
+from gconet_lab.evaluate import predict_group
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1 and y1 exclusive
 

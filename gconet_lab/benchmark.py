@@ -25,12 +25,12 @@ from pathlib import Path
 
 import torch
 
-from .config import GCoNetConfig
-from .fast_inference import make_fast_model, max_abs_difference
-from .losses import GCoNetLoss
-from .metrics import OfficialParity, check_official_parity, evaluate_folders, match_pairs
-from .models import GCoNetPlus
-from .train import make_optimizer
+from gconet_lab.config import GCoNetConfig
+from gconet_lab.fast_inference import make_fast_model, max_abs_difference
+from gconet_lab.losses import GCoNetLoss
+from gconet_lab.metrics import OfficialParity, check_official_parity, evaluate_folders, match_pairs
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.train import make_optimizer
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import ConfigError, GCoNetConfig
-from .models.official_checkpoint import CheckpointError, check_finite_weights, read_checkpoint_file
+from gconet_lab.config import ConfigError, GCoNetConfig
+from gconet_lab.models.official_checkpoint import CheckpointError, check_finite_weights, read_checkpoint_file
 
 CHECKPOINT_FORMAT = "gconet_lab/1"
 WEIGHTS_FORMAT = "gconet_lab/weights-1"  # a trained model without optimizer or position (gconet_lab.shipped)
@@ -130,7 +130,7 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def model_from_training_checkpoint(payload: dict[str, Any], source: str | os.PathLike = "checkpoint"):
     """Rebuild, in eval mode, the model a (read) training checkpoint was made with."""
-    from .models import GCoNetPlus
+    from gconet_lab.models import GCoNetPlus
 
     try:
         config = GCoNetConfig.from_dict(payload["config"])
@@ -153,7 +153,7 @@ def load_model_from_checkpoint(path: str | os.PathLike, device: str | torch.devi
 
 def load_any_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
     """A gconet_lab training checkpoint or shipped weights, or an official GCoNet+ file (then the official variant); read once."""
-    from .models import official_model
+    from gconet_lab.models import official_model
 
     payload = read_checkpoint_file(path)
     if is_training_checkpoint(payload) or (isinstance(payload, dict) and payload.get("format") == WEIGHTS_FORMAT):

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from .precision import PRECISIONS
-from .recipes import RECIPES
+from gconet_lab.precision import PRECISIONS
+from gconet_lab.recipes import RECIPES
 
 DESCRIPTION = """\
 GCoNet+ co-salient object detection (Zheng et al., T-PAMI 2023) for teaching and research.
@@ -90,25 +90,25 @@ def device_name(text: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from .report import run_main_job
-    from .storage import ensure_writable_folder
+    from gconet_lab.report import run_main_job
+    from gconet_lab.storage import ensure_writable_folder
 
     ensure_writable_folder(args.out)
     run_main_job(args.out, epochs=args.epochs, device=args.device)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
-    from .pipeline import prepare_default_data
-    from .storage import ensure_writable_folder
+    from gconet_lab.pipeline import prepare_default_data
+    from gconet_lab.storage import ensure_writable_folder
 
     ensure_writable_folder(args.out)
     prepare_default_data(args.out, args.source)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .config import ConfigError, make_config
-    from .distributed import is_main_process
-    from .pipeline import train
+    from gconet_lab.config import ConfigError, make_config
+    from gconet_lab.distributed import is_main_process
+    from gconet_lab.pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
     preset = args.preset or (recipe.preset if recipe else "cpu")
     try:
@@ -131,11 +131,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .checkpoint import load_any_model
-    from .shipped import resolve_checkpoint
-    from .data import index_set, make_test_loader
-    from .evaluate import predict_dataset, predicted_pairing, score_predictions
-    from .metrics import format_comparison
+    from gconet_lab.checkpoint import load_any_model
+    from gconet_lab.data import index_set, make_test_loader
+    from gconet_lab.evaluate import predict_dataset, predicted_pairing, score_predictions
+    from gconet_lab.metrics import format_comparison
+    from gconet_lab.shipped import resolve_checkpoint
 
     model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
     indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error",
@@ -154,12 +154,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
-    from .checkpoint import load_any_model
-    from .shipped import resolve_checkpoint
-    from .data import prepare_image, read_image
-    from .evaluate import NonFiniteOutputError, predict_group, write_group
-    from .predict_folder import plan_prediction
-    from .storage import ensure_writable_folder
+    from gconet_lab.checkpoint import load_any_model
+    from gconet_lab.data import prepare_image, read_image
+    from gconet_lab.evaluate import NonFiniteOutputError, predict_group, write_group
+    from gconet_lab.predict_folder import plan_prediction
+    from gconet_lab.shipped import resolve_checkpoint
+    from gconet_lab.storage import ensure_writable_folder
 
     plan = plan_prediction(args.images, args.out)
     model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
@@ -180,13 +180,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     import torch
 
-    from .benchmark import run_benchmark
-    from .config import make_config
-    from .data import DataError, index_set
-    from .evaluate import predict_centre_prior
-    from .storage import ensure_writable_folder
-    from .pipeline import prepare_default_data
-    from .train import select_device
+    from gconet_lab.benchmark import run_benchmark
+    from gconet_lab.config import make_config
+    from gconet_lab.data import DataError, index_set
+    from gconet_lab.evaluate import predict_centre_prior
+    from gconet_lab.pipeline import prepare_default_data
+    from gconet_lab.storage import ensure_writable_folder
+    from gconet_lab.train import select_device
 
     ensure_writable_folder(args.out)
     if args.threads:
@@ -217,7 +217,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
 
 def parity_set(parity: str | None) -> tuple[Path, Path] | None:
     """(parity set, its iCoseg masks): ``--parity`` (``none`` skips it), else the one beside the embedded data if any."""
-    from .pipeline import shared_data_root
+    from gconet_lab.pipeline import shared_data_root
 
     if parity == "none":
         return None
@@ -341,12 +341,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command; a problem with the user's files or options ends with one clear line, exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .config import ConfigError  # imported here so that --help stays fast
-    from .data import DataError
-    from .evaluate import NonFiniteOutputError
-    from .data.sources.download import DownloadError
-    from .models import CheckpointError
-    from .storage import OutputFolderError
+    from gconet_lab.config import ConfigError  # imported here so that --help stays fast
+    from gconet_lab.data import DataError
+    from gconet_lab.data.sources.download import DownloadError
+    from gconet_lab.evaluate import NonFiniteOutputError
+    from gconet_lab.models import CheckpointError
+    from gconet_lab.storage import OutputFolderError
 
     try:
         args.func(args)

@@ -23,8 +23,7 @@ from data_scripts.synthetic import (
     object_mask,
     render_scene,
 )
-
-from .data import Group, read_image
+from gconet_lab.data import Group, read_image
 
 
 def replay_group(group: Group, seed: int = 0) -> list[list[SceneObject]]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .models import GCoNetPlus
-from .models.classifier import ClassPredictor, mask_images
-from .pca import principal_components
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.models.classifier import ClassPredictor, mask_images
+from gconet_lab.pca import principal_components
 
 
 def masked_image_features(model: GCoNetPlus, images: Tensor, masks: Tensor) -> Tensor:

@@ -24,9 +24,9 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .data import Group, image_size
-from .metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
-from .storage import DiskFullError, ensure_writable_folder, is_disk_full
+from gconet_lab.data import Group, image_size
+from gconet_lab.metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
+from gconet_lab.storage import DiskFullError, ensure_writable_folder, is_disk_full
 
 
 class NonFiniteOutputError(RuntimeError):

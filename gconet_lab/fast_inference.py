@@ -49,7 +49,7 @@ from timm.layers import BatchNormAct2d
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .models import GCoNetOutput, GCoNetPlus
+from gconet_lab.models import GCoNetOutput, GCoNetPlus
 
 FAST_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 FOLDABLE_NORMS = (nn.BatchNorm2d, BatchNormAct2d)

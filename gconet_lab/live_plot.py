@@ -14,7 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
 
-from .viz import loss_curves
+from gconet_lab.viz import loss_curves
 
 
 class LiveLossCurves:

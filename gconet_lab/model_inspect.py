@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from .data import IMAGENET_MEAN, IMAGENET_STD
-from .models.decoder import FPNDecoder
-from .pca import pca_rgb
+from gconet_lab.data import IMAGENET_MEAN, IMAGENET_STD
+from gconet_lab.models.decoder import FPNDecoder
+from gconet_lab.pca import pca_rgb
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -20,9 +20,9 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from .config import make_config
-from .models import GCoNetPlus
-from .pipeline import get_trained_model, prepare_default_data, train
+from gconet_lab.config import make_config
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.pipeline import get_trained_model, prepare_default_data, train
 
 FAST_PROFILE_ENV = "GCONET_LAB_FAST"
 T = TypeVar("T")

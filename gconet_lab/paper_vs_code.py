@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from .config import OFFICIAL_OVERRIDES, OFFICIAL_RECIPE, make_config
+from gconet_lab.config import OFFICIAL_OVERRIDES, OFFICIAL_RECIPE, make_config
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,16 @@ from torch import nn
 from data_scripts.coco_groups import write_groups
 from data_scripts.icoseg import convert_icoseg
 from data_scripts.synthetic import generate as generate_synthetic
-
-from . import distributed
-from .checkpoint import model_from_training_checkpoint, read_training_checkpoint
-from .config import GCoNetConfig, make_config
-from .data import index_set, make_train_loader
-from .data.sources.coco import read_class_names, read_yolo_seg
-from .data.sources.copy_paste import write_copy_paste
-from .data.sources.locate import raw_data_root, shared_data_folder
-from .models import GCoNetPlus, official_model
-from .models.gconet_plus import deepest_channels
-from .train import CHECKPOINT_NAME, Trainer, TrainResult
+from gconet_lab import distributed
+from gconet_lab.checkpoint import model_from_training_checkpoint, read_training_checkpoint
+from gconet_lab.config import GCoNetConfig, make_config
+from gconet_lab.data import index_set, make_train_loader
+from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
+from gconet_lab.data.sources.copy_paste import write_copy_paste
+from gconet_lab.data.sources.locate import raw_data_root, shared_data_folder
+from gconet_lab.models import GCoNetPlus, official_model
+from gconet_lab.models.gconet_plus import deepest_channels
+from gconet_lab.train import CHECKPOINT_NAME, Trainer, TrainResult
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
 TEST_SET = "iCoseg"

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data.errors import DataError
-from .data.layout import IMAGE_SUFFIXES, Skip, ignore_reason, is_data_file
+from gconet_lab.data.errors import DataError
+from gconet_lab.data.layout import IMAGE_SUFFIXES, Skip, ignore_reason, is_data_file
 
 
 @dataclass

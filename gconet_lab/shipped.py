@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from .checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
-from .models.official_checkpoint import CheckpointError, read_checkpoint_file
+from gconet_lab.checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
+from gconet_lab.models.official_checkpoint import CheckpointError, read_checkpoint_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 

@@ -41,24 +41,24 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed
-from .buffers import restore_buffers, snapshot_buffers
-from .checkpoint import (
+from gconet_lab import distributed
+from gconet_lab.buffers import restore_buffers, snapshot_buffers
+from gconet_lab.checkpoint import (
     checkpoint_space_needed,
     read_training_checkpoint,
     restore_rng_state,
     save_training_checkpoint,
 )
-from .config import ConfigError, GCoNetConfig
-from .data.sampling import GroupPairSampler
-from .distributed import DistributedContext
-from .losses import GCoNetLoss, LossBreakdown
-from .precision import autocast, describe_precision, resolve_precision
-from .schedule import learning_rate_factor
-from .interrupts import terminate_as_interrupt
-from .models.official_checkpoint import check_finite_weights
-from .run_folder import lock_run_folder, truncate_log
-from .storage import DiskFullError, ensure_writable_folder, is_disk_full
+from gconet_lab.config import ConfigError, GCoNetConfig
+from gconet_lab.data.sampling import GroupPairSampler
+from gconet_lab.distributed import DistributedContext
+from gconet_lab.interrupts import terminate_as_interrupt
+from gconet_lab.losses import GCoNetLoss, LossBreakdown
+from gconet_lab.models.official_checkpoint import check_finite_weights
+from gconet_lab.precision import autocast, describe_precision, resolve_precision
+from gconet_lab.run_folder import lock_run_folder, truncate_log
+from gconet_lab.schedule import learning_rate_factor
+from gconet_lab.storage import DiskFullError, ensure_writable_folder, is_disk_full
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"

@@ -17,9 +17,9 @@ import torch
 from matplotlib.patches import Patch
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
-from .apps import Box, CoSegmentation, crop
-from .pca import pca_rgb
-from .viz import prediction_grid
+from gconet_lab.apps import Box, CoSegmentation, crop
+from gconet_lab.pca import pca_rgb
+from gconet_lab.viz import prediction_grid
 
 DECODER_LEVELS = ("p5", "p4", "p3", "p2", "p1", "p0")  # GCoNetIntermediates.decoder_features, coarse to fine
 MISSED_COLOUR = (230, 159, 0)  # orange: co-salient pixels the model missed (false negatives)

@@ -14,9 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import AugmentConfig, IndexedSet, denormalize
-from .data.layout import is_data_file
-from .data.transforms import _ENHANCEMENTS, OFFICIAL_AUGMENT
+from gconet_lab.data import AugmentConfig, IndexedSet, denormalize
+from gconet_lab.data.layout import is_data_file
+from gconet_lab.data.transforms import _ENHANCEMENTS, OFFICIAL_AUGMENT
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, floatfmt: str = ".4f") -> str:

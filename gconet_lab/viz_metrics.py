@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .metrics import THRESHOLDS, ImageMetrics
+from gconet_lab.metrics import THRESHOLDS, ImageMetrics
 
 
 def image_curves(metrics: ImageMetrics) -> dict[str, np.ndarray]:

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from .data import denormalize
-from .models.cem import differentiable_binarization, uncertain_fraction
+from gconet_lab.data import denormalize
+from gconet_lab.models.cem import differentiable_binarization, uncertain_fraction
 
 
 def display_images(images: Tensor) -> np.ndarray:

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from .analysis import (
+from gconet_lab.analysis import (
     GroupBatch,
     GroupPrediction,
     group_names,
@@ -24,9 +24,9 @@ from .analysis import (
     predict_with_features,
     worst_images,
 )
-from .data import read_mask
-from .models import GCoNetPlus
-from .viz_analysis import DECODER_LEVELS, decoder_features_figure, failure_figure
+from gconet_lab.data import read_mask
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.viz_analysis import DECODER_LEVELS, decoder_features_figure, failure_figure
 
 
 class FigureBrowser:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require_shared
 from gconet_lab.cli import build_parser, main
+
+from conftest import require_shared
 
 
 def test_help_lists_every_subcommand(capsys):

@@ -17,9 +17,10 @@ import pytest
 import torch
 from torch import Tensor
 
-from conftest import require_shared
 from gconet_lab.config import make_config
 from gconet_lab.models import CheckpointError, GCoNetPlus, load_official_checkpoint, official_model
+
+from conftest import require_shared
 
 FLOAT64_TOLERANCE = 1e-9  # measured: 4e-13 at most
 FLOAT32_MARGIN = 1.5  # we may be 1.5x as far from float64 as the official float32 run

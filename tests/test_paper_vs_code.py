@@ -22,7 +22,6 @@ from gconet_lab.paper_vs_code import (
     official_option_names,
 )
 
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

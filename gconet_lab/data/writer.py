@@ -11,7 +11,6 @@ Every function here overwrites its target, so running a conversion twice gives t
 from __future__ import annotations
 
 import argparse
-
 import csv
 import os
 import re

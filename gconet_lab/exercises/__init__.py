@@ -5,13 +5,13 @@ compares it with the library's reference implementation; the first difference ra
 :class:`ExerciseFailed` with a message that names the input, the expected and the received value.
 """
 
-from .binarization import check_differentiable_binarization
-from .binarized_maps import check_uncertain_fraction, uncertain_fraction
-from .coco_group import check_class_mask
-from .feedback import ExerciseFailed
-from .gam_attention import check_group_affinity_attention
-from .gst import check_gst_loss
-from .relation_module import check_relation_module
+from gconet_lab.exercises.binarization import check_differentiable_binarization
+from gconet_lab.exercises.binarized_maps import check_uncertain_fraction, uncertain_fraction
+from gconet_lab.exercises.coco_group import check_class_mask
+from gconet_lab.exercises.feedback import ExerciseFailed
+from gconet_lab.exercises.gam_attention import check_group_affinity_attention
+from gconet_lab.exercises.gst import check_gst_loss
+from gconet_lab.exercises.relation_module import check_relation_module
 
 __all__ = [
     "ExerciseFailed",

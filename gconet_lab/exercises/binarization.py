@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..models.cem import differentiable_binarization
-from .feedback import call_student, expect, expect_shape, expect_tensor, passed
+from gconet_lab.exercises.feedback import call_student, expect, expect_shape, expect_tensor, passed
+from gconet_lab.models.cem import differentiable_binarization
 
 NAME = "differentiable_binarization"
 Binarization = Callable[..., tuple[Tensor, float]]

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..models.cem import uncertain_fraction
-from .feedback import call_student, expect_tensor, passed
+from gconet_lab.exercises.feedback import call_student, expect_tensor, passed
+from gconet_lab.models.cem import uncertain_fraction
 
 NAME = "uncertain_fraction"
 

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gconet_lab.data.sources.coco import class_mask
-
-from .feedback import ExerciseFailed, call_student, expect, passed
+from gconet_lab.exercises.feedback import ExerciseFailed, call_student, expect, passed
 
 NAME = "class_mask"
 MIN_IOU = 0.9

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..models.gam import group_affinity_attention
-from .feedback import call_student, expect, expect_shape, expect_tensor, passed
+from gconet_lab.exercises.feedback import call_student, expect, expect_shape, expect_tensor, passed
+from gconet_lab.models.gam import group_affinity_attention
 
 NAME = "group_affinity_attention"
 

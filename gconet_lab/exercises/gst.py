@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..losses.gst import gst_loss
-from .feedback import ExerciseFailed, call_student, expect_tensor, passed
+from gconet_lab.exercises.feedback import ExerciseFailed, call_student, expect_tensor, passed
+from gconet_lab.losses.gst import gst_loss
 
 NAME = "gst_loss"
 

@@ -18,10 +18,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..config import make_config
-from ..models.gam import GAMOutput
-from ..models.gconet_plus import GCoNetPlus, deepest_channels
-from .feedback import call_student, expect, expect_shape, expect_tensor, passed
+from gconet_lab.config import make_config
+from gconet_lab.exercises.feedback import call_student, expect, expect_shape, expect_tensor, passed
+from gconet_lab.models.gam import GAMOutput
+from gconet_lab.models.gconet_plus import GCoNetPlus, deepest_channels
 
 CHANNELS = 16
 RelationFactory = Callable[[int], nn.Module]

@@ -1,8 +1,8 @@
 """Losses of GCoNet+ (Eq. 2, 4-5, 8-11)."""
 
-from .focal import binary_focal_loss, gcm_loss
-from .gst import gst_loss, triplet_loss
-from .objective import GCoNetLoss, LossBreakdown
-from .saliency import bce_loss, iou_loss
+from gconet_lab.losses.focal import binary_focal_loss, gcm_loss
+from gconet_lab.losses.gst import gst_loss, triplet_loss
+from gconet_lab.losses.objective import GCoNetLoss, LossBreakdown
+from gconet_lab.losses.saliency import bce_loss, iou_loss
 
 __all__ = ["binary_focal_loss", "gcm_loss", "gst_loss", "triplet_loss", "GCoNetLoss", "LossBreakdown", "bce_loss", "iou_loss"]

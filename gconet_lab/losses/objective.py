@@ -12,11 +12,11 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ..config import GCoNetConfig
-from ..models.gconet_plus import GCoNetOutput
-from .focal import gcm_loss
-from .gst import gst_loss
-from .saliency import bce_loss, iou_loss
+from gconet_lab.config import GCoNetConfig
+from gconet_lab.losses.focal import gcm_loss
+from gconet_lab.losses.gst import gst_loss
+from gconet_lab.losses.saliency import bce_loss, iou_loss
+from gconet_lab.models.gconet_plus import GCoNetOutput
 
 
 @dataclass

@@ -1,13 +1,18 @@
 """The GCoNet+ model, one paper module per file."""
 
-from .cem import CEMOutput, ConfidenceEnhancementModule, differentiable_binarization, uncertain_fraction
-from .classifier import ClassPredictor, mask_images
-from .decoder import FPNDecoder
-from .gam import GAMOutput, GroupAffinityModule, group_affinity_attention
-from .gcm import GCMHead, collaborate
-from .gconet_plus import GCoNetIntermediates, GCoNetOutput, GCoNetPlus, build_encoder
-from .official_checkpoint import CheckpointError, load_official_checkpoint, official_model
-from .vgg_encoder import PretrainedWeightsUnavailable, VGG16BNEncoder
+from gconet_lab.models.cem import (
+    CEMOutput,
+    ConfidenceEnhancementModule,
+    differentiable_binarization,
+    uncertain_fraction,
+)
+from gconet_lab.models.classifier import ClassPredictor, mask_images
+from gconet_lab.models.decoder import FPNDecoder
+from gconet_lab.models.gam import GAMOutput, GroupAffinityModule, group_affinity_attention
+from gconet_lab.models.gcm import GCMHead, collaborate
+from gconet_lab.models.gconet_plus import GCoNetIntermediates, GCoNetOutput, GCoNetPlus, build_encoder
+from gconet_lab.models.official_checkpoint import CheckpointError, load_official_checkpoint, official_model
+from gconet_lab.models.vgg_encoder import PretrainedWeightsUnavailable, VGG16BNEncoder
 
 __all__ = [
     "CEMOutput", "ConfidenceEnhancementModule", "differentiable_binarization", "uncertain_fraction", "ClassPredictor", "mask_images",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .blocks import batch_norm_or_identity
+from gconet_lab.models.blocks import batch_norm_or_identity
 
 
 @dataclass

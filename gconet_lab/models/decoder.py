@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .blocks import DecoderBlock
+from gconet_lab.models.blocks import DecoderBlock
 
 
 def upsample_to(x: Tensor, reference: Tensor | tuple[int, int]) -> Tensor:

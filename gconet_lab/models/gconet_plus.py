@@ -15,20 +15,20 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..config import GCoNetConfig
-from .classifier import ClassPredictor, mask_images
-from .cem import ConfidenceEnhancementModule
-from .decoder import FPNDecoder
-from .gam import GroupAffinityModule
-from .gcm import GCMHead, collaborate
-from .vgg_encoder import VGG16BNEncoder
+from gconet_lab.config import GCoNetConfig
+from gconet_lab.models.cem import ConfidenceEnhancementModule
+from gconet_lab.models.classifier import ClassPredictor, mask_images
+from gconet_lab.models.decoder import FPNDecoder
+from gconet_lab.models.gam import GroupAffinityModule
+from gconet_lab.models.gcm import GCMHead, collaborate
+from gconet_lab.models.vgg_encoder import VGG16BNEncoder
 
 
 def encoder_class(config: GCoNetConfig) -> type[nn.Module]:
     """The encoder class named by ``config.encoder``; its ``channels`` lists the five levels' widths."""
     if config.encoder == "vgg16_bn":
         return VGG16BNEncoder
-    from .efficientnet_encoder import EfficientNetLite0Encoder
+    from gconet_lab.models.efficientnet_encoder import EfficientNetLite0Encoder
 
     return EfficientNetLite0Encoder
 

@@ -143,8 +143,8 @@ def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | d
 
 def official_model(checkpoint: str | os.PathLike | dict, source: str | None = None) -> nn.Module:
     """The official GCoNet+ (``paper`` preset, ``variant="official"``) with ``checkpoint``'s weights, in eval mode."""
-    from ..config import make_config
-    from .gconet_plus import GCoNetPlus
+    from gconet_lab.config import make_config
+    from gconet_lab.models.gconet_plus import GCoNetPlus
 
     model = GCoNetPlus(make_config("paper", variant="official"))
     load_official_checkpoint(model, checkpoint, source)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from lab_server import NOTEBOOKS, JupyterLabServer
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="browser suite skipped: Python Playwright is not installed (pip install -e '.[dev]')")
-from playwright.sync_api import Locator, expect
-
 from lab_server import NOTEBOOKS
 from notebook_page import IMAGE_TYPES, WIDGET_ERROR, WIDGET_VIEW, NotebookPage
+from playwright.sync_api import Locator, expect
 
 pytestmark = pytest.mark.browser
 

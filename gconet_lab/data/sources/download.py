@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .registry import RemoteFile
+from gconet_lab.data.sources.registry import RemoteFile
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30

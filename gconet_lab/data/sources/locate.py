@@ -22,11 +22,11 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import DataError
-from .download import download
-from .manifest import describe_mismatches, files_of, mismatches, read_manifest
-from .registry import RAW_SOURCES, RawSource
-from .unpack import class_names_from_yolo_yaml, unpack_zip
+from gconet_lab.data.errors import DataError
+from gconet_lab.data.sources.download import download
+from gconet_lab.data.sources.manifest import describe_mismatches, files_of, mismatches, read_manifest
+from gconet_lab.data.sources.registry import RAW_SOURCES, RawSource
+from gconet_lab.data.sources.unpack import class_names_from_yolo_yaml, unpack_zip
 
 DATA_ENV = "GCONET_DATA"
 SHARED_ENV = "GCONET_SHARED"

@@ -12,7 +12,7 @@ import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from ..errors import DataError
+from gconet_lab.data.errors import DataError
 
 _YAML_NAME = re.compile(r"^\s+(\d+):\s*['\"]?(.*?)['\"]?\s*$")
 
