@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     sets = train.add_mutually_exclusive_group(required=True)
     sets.add_argument("--sets", nargs="+", help="training sets, e.g. DUTS_class COCO-SEG")
     sets.add_argument("--recipe", choices=tuple(RECIPES),
-                      help="a Table 3 training set or combination (preset paper), or cpu-long (the shipped cpu model)")
+                      help="a Table 3 training set or combination (preset paper), or cpu-copypaste (the shipped cpu model)")
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
     train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: the recipe's, else cpu)")
     train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")
-    evaluate.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-long), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    evaluate.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-copypaste), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
     evaluate.add_argument("--data", required=True, help="root holding images/<set>/ and gts/<set>/")
     evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
     evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
-    predict.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-long), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    predict.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-copypaste), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
     predict.add_argument("--images", required=True, help="folder of images (one group) or of group folders")
     predict.add_argument("--out", required=True, help="where to write <group>/<name>.png")
     predict.add_argument("--device", type=device_name, help="cpu or cuda")

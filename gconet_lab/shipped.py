@@ -1,6 +1,6 @@
 """Trained GCoNet+ models that ship inside the package, usable by a short name.
 
-``gconet-lab evaluate --checkpoint cpu-long ...`` or ``load_shipped_model("cpu-long")`` runs a
+``gconet-lab evaluate --checkpoint cpu-copypaste ...`` or ``load_shipped_model("cpu-copypaste")`` runs a
 trained model without training first. Each shipped model is two files in ``gconet_lab/weights/``:
 
 * ``<name>.pt``: the weights in half precision (a few MB), with the configuration and class names,
@@ -31,7 +31,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
 def shipped_names() -> list[str]:
-    """Short names of the models in :data:`WEIGHTS_DIR`, e.g. ``["cpu-long"]``."""
+    """Short names of the models in :data:`WEIGHTS_DIR`, e.g. ``["cpu-copypaste"]``."""
     return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
 
 
@@ -62,7 +62,7 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Pat
     return out
 
 
-def load_shipped_model(name: str = "cpu-long", device: str | torch.device = "cpu"):
+def load_shipped_model(name: str = "cpu-copypaste", device: str | torch.device = "cpu"):
     """The shipped model ``name`` in eval mode (float32 weights rounded from the stored float16)."""
     path = WEIGHTS_DIR / f"{name}.pt"
     if not path.is_file():
@@ -70,7 +70,7 @@ def load_shipped_model(name: str = "cpu-long", device: str | torch.device = "cpu
     return model_from_training_checkpoint(read_checkpoint_file(path), path).to(device)
 
 
-def read_model_card(name: str = "cpu-long") -> dict[str, Any]:
+def read_model_card(name: str = "cpu-copypaste") -> dict[str, Any]:
     """The model card of a shipped model (``<name>.json``)."""
     return json.loads((WEIGHTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
@@ -88,3 +88,19 @@ def render_model_card(card: dict[str, Any]) -> str:
         lines.append(f"| {test_set} | {scores['n']} | " + " | ".join(f"{scores[m]:.4f}" for m in card["metric_names"]) + " |")
     lines += ["", card["notes"], ""]
     return "\n".join(lines)
+
+
+def score_model(model, data_dir: str | os.PathLike, test_sets: tuple[str, ...], out_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """Official-protocol Sα, maxF, maxE, MAE (and the image count ``n``) of ``model`` on each test set."""
+    from gconet_lab.data import index_set, make_test_loader
+    from gconet_lab.evaluate import predict_dataset, predicted_pairing, score_predictions
+
+    scores = {}
+    for test_set in test_sets:
+        indexed = index_set(data_dir, test_set, on_missing="skip")
+        predictions = predict_dataset(model, make_test_loader(indexed, model.config.image_size), Path(out_dir) / test_set,
+                                      progress=False)
+        result = score_predictions(predictions / test_set, Path(data_dir) / "gts" / test_set, Path(out_dir) / "tables",
+                                   progress=False, pairing=predicted_pairing(indexed.groups))
+        scores[test_set] = {key: round(float(result.evaluation.results[key]), 4) for key in ("S", "maxF", "maxE", "MAE", "n")}
+    return scores

@@ -1,0 +1,51 @@
+"""Precision choices: what ``auto`` means, bf16 autocast in training, the bf16 fast inference path."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gconet_lab.fast_inference import make_fast_model
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.precision import autocast, resolve_precision
+from gconet_lab.train import Trainer
+
+CPU = torch.device("cpu")
+
+
+def test_auto_is_float32_on_cpu_and_fp16_needs_cuda():
+    assert resolve_precision("auto", CPU) == "fp32"
+    assert resolve_precision("auto", torch.device("cuda")) == "fp16"
+    assert resolve_precision("bf16", CPU) == "bf16"
+    with pytest.raises(ValueError, match="CUDA"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("int8", CPU)
+
+
+def test_bf16_autocast_runs_convolutions_in_bfloat16():
+    conv = torch.nn.Conv2d(3, 4, 3)
+    with autocast(CPU, "bf16"):
+        assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.bfloat16
+    with autocast(CPU, "fp32"):
+        assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.float32
+
+
+def test_trainer_reports_its_precision(tmp_path, tiny_config):
+    trainer = Trainer(GCoNetPlus(tiny_config), tiny_config, [{}], tmp_path, device="cpu", progress=False,
+                      precision="bf16")
+    assert "bfloat16 autocast" in trainer.describe_scale()
+    assert trainer.scaler is None  # bfloat16 keeps float32's exponent range: no loss scaling
+
+
+def test_bf16_fast_path_is_close_to_float32(tiny_config):
+    model = GCoNetPlus(tiny_config.replace(cem_k=10.0)).eval()
+    images = torch.randn(3, 3, 64, 64)
+    reference = make_fast_model(model)(images).saliency
+    bf16 = make_fast_model(model, precision="bf16")
+    output = bf16(images).saliency
+    assert output.dtype == torch.float32 and output.shape == reference.shape
+    assert next(bf16.parameters()).dtype == torch.bfloat16
+    assert 0 < (output - reference).abs().max().item() < 0.05  # 8 mantissa bits: close, not equal
+    with pytest.raises(ValueError, match="precision"):
+        make_fast_model(model, precision="fp16")
