@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from gconet_lab.config import make_config
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.train import Trainer
 
 
 def shared_root() -> Path:
@@ -104,3 +106,10 @@ def write_cosod_set(tmp_path: Path):
         return root
 
     return write
+
+
+def tiny_trainer(loader, out_dir, callbacks=(), epochs: int = 1) -> Trainer:
+    """A seeded tiny-preset trainer on ``loader`` whose configuration says ``epochs``."""
+    config = make_config("tiny", epochs=epochs)
+    torch.manual_seed(0)
+    return Trainer(GCoNetPlus(config), config, loader, out_dir, device="cpu", callbacks=callbacks, progress=False)

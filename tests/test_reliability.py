@@ -48,16 +48,12 @@ from gconet_lab.losses import GCoNetLoss
 from gconet_lab.metrics import evaluate_image, load_pair
 from gconet_lab.models import CheckpointError, GCoNetPlus
 from gconet_lab.storage import OutputFolderError
-from gconet_lab.train import Trainer, read_log
+from gconet_lab.train import read_log
+
+from conftest import tiny_trainer
 
 PROJECT = Path(__file__).resolve().parents[1]
 
-
-def tiny_trainer(loader, out_dir, callbacks=()) -> Trainer:
-    """A seeded tiny-preset trainer of one epoch on ``loader``."""
-    config = make_config("tiny", epochs=1)
-    torch.manual_seed(0)
-    return Trainer(GCoNetPlus(config), config, loader, out_dir, device="cpu", callbacks=callbacks, progress=False)
 
 
 def tiny_loader(root: Path):

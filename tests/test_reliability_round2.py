@@ -41,14 +41,14 @@ from gconet_lab.models import CheckpointError, GCoNetPlus, load_official_checkpo
 from gconet_lab.storage import OutputFolderError
 from gconet_lab.train import Trainer, make_optimizer, read_log
 
+from conftest import tiny_trainer as shared_tiny_trainer
+
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 def tiny_trainer(loader, out_dir, callbacks=()) -> Trainer:
-    """A seeded tiny-preset trainer; its configuration says 2 epochs, ``fit(1)`` trains one."""
-    config = make_config("tiny", epochs=2)
-    torch.manual_seed(0)
-    return Trainer(GCoNetPlus(config), config, loader, out_dir, device="cpu", callbacks=callbacks, progress=False)
+    """The shared tiny trainer (conftest) with a configuration of 2 epochs; ``fit(1)`` trains one."""
+    return shared_tiny_trainer(loader, out_dir, callbacks, epochs=2)
 
 
 def random_batches(steps: int, n: int = 2) -> list[dict]:
