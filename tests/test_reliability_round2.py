@@ -235,7 +235,10 @@ def test_a_signal_saves_the_checkpoint_and_the_run_exits_non_zero(write_cosod_se
     command = [sys.executable, "-m", "gconet_lab.cli", "train", "--data", str(root), "--sets", "Tiny",
                "--out", str(run), "--preset", "tiny", "--epochs", "50"]
     env = {**os.environ, "PYTHONPATH": str(PROJECT), "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A job started in the background inherits SIGINT ignored (as CI's runner starts this suite), and Python
+    # then installs no KeyboardInterrupt handler: give the child the default disposition, as in a terminal.
+    child = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not ((run / "log.jsonl").exists() and (run / "log.jsonl").read_text().count("\n") >= 2):
