@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gconet_lab.config import make_config
+from gconet_lab.engine.train import Trainer
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.train import Trainer
 
 
 def shared_root() -> Path:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gconet_lab.checkpoint import load_any_model
-from gconet_lab.models.official_checkpoint import read_checkpoint_file
-from gconet_lab.shipped import (
+from gconet_lab.engine.checkpoint import load_any_model
+from gconet_lab.engine.shipped import (
     WEIGHTS_DIR,
     read_model_card,
     render_model_card,
@@ -15,6 +14,7 @@ from gconet_lab.shipped import (
     sha256_of,
     shipped_names,
 )
+from gconet_lab.models.official_checkpoint import read_checkpoint_file
 
 NAME = "cpu-copypaste"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gconet_lab.apps import CoSegmentation
-from gconet_lab.viz_analysis import (
+from gconet_lab.lab.viz.overlays import (
     FALSE_COLOUR,
     MISSED_COLOUR,
     cam_figure,
@@ -21,6 +20,7 @@ from gconet_lab.viz_analysis import (
     paired_scores_figure,
     thumbnails_figure,
 )
+from gconet_lab.studies.apps import CoSegmentation
 
 
 def test_channel_mean_shows_where_the_features_respond():

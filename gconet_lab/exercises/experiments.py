@@ -17,9 +17,9 @@ from torch import nn
 
 from gconet_lab.config import make_config
 from gconet_lab.data import index_set, make_test_loader
-from gconet_lab.evaluate import predict_dataset, score_predictions
+from gconet_lab.inference.evaluate import predict_dataset, score_predictions
+from gconet_lab.lab.notebook import default_data, pick
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.notebook import default_data, pick
 from gconet_lab.pipeline import TRAIN_SETS, train
 
 FAST_SCALE = {"image_size": 32, "max_group_size": 2}  # the smallest model the fast profile trains

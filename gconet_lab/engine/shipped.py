@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from gconet_lab.checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
+from gconet_lab.engine.checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
 from gconet_lab.models.official_checkpoint import CheckpointError, read_checkpoint_file
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
 def shipped_names() -> list[str]:
@@ -93,7 +93,7 @@ def render_model_card(card: dict[str, Any]) -> str:
 def score_model(model, data_dir: str | os.PathLike, test_sets: tuple[str, ...], out_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
     """Official-protocol Sα, maxF, maxE, MAE (and the image count ``n``) of ``model`` on each test set."""
     from gconet_lab.data import index_set, make_test_loader
-    from gconet_lab.evaluate import predict_dataset, predicted_pairing, score_predictions
+    from gconet_lab.inference.evaluate import predict_dataset, predicted_pairing, score_predictions
 
     scores = {}
     for test_set in test_sets:

@@ -2,7 +2,7 @@
 failure cases (Fig. 15) and the applications (Fig. 16-17).
 
 Two kinds of functions: *renderers* turn a tensor or a map into a picture (an RGB uint8 array or a
-grey map in [0, 1]), and *figures* lay pictures out with :func:`gconet_lab.viz.prediction_grid`.
+grey map in [0, 1]), and *figures* lay pictures out with :func:`gconet_lab.lab.viz.grids.prediction_grid`.
 All of them are plain functions, so tests and widgets call the same code.
 """
 
@@ -17,9 +17,9 @@ import torch
 from matplotlib.patches import Patch
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
-from gconet_lab.apps import Box, CoSegmentation, crop
-from gconet_lab.pca import pca_rgb
-from gconet_lab.viz import prediction_grid
+from gconet_lab.lab.viz.grids import prediction_grid
+from gconet_lab.studies.apps import Box, CoSegmentation, crop
+from gconet_lab.studies.pca import pca_rgb
 
 DECODER_LEVELS = ("p5", "p4", "p3", "p2", "p1", "p0")  # GCoNetIntermediates.decoder_features, coarse to fine
 MISSED_COLOUR = (230, 159, 0)  # orange: co-salient pixels the model missed (false negatives)

@@ -8,7 +8,7 @@ with pysodmetrics, whose conventions give slightly different numbers.
 
 Faults: a model whose maps are not finite (diverged weights) raises :class:`NonFiniteOutputError`
 instead of writing black maps; a disk that fills up while a map is written leaves no partial file
-and raises :class:`~gconet_lab.storage.DiskFullError`.
+and raises :class:`~gconet_lab.engine.storage.DiskFullError`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from gconet_lab.data import Group, image_size
+from gconet_lab.engine.storage import DiskFullError, ensure_writable_folder, is_disk_full
 from gconet_lab.metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
-from gconet_lab.storage import DiskFullError, ensure_writable_folder, is_disk_full
 
 
 class NonFiniteOutputError(RuntimeError):
