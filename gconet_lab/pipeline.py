@@ -20,14 +20,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from data_scripts.coco_groups import write_groups
-from data_scripts.icoseg import convert_icoseg
-from data_scripts.synthetic import generate as generate_synthetic
 from gconet_lab.config import GCoNetConfig, make_config
 from gconet_lab.data import index_set, make_train_loader
 from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
+from gconet_lab.data.sources.coco_groups import write_groups
 from gconet_lab.data.sources.copy_paste import write_copy_paste
+from gconet_lab.data.sources.icoseg import convert_icoseg
 from gconet_lab.data.sources.locate import raw_data_root, shared_data_folder
+from gconet_lab.data.sources.synthetic import generate as generate_synthetic
 from gconet_lab.engine import distributed
 from gconet_lab.engine.checkpoint import model_from_training_checkpoint, read_training_checkpoint
 from gconet_lab.engine.train import CHECKPOINT_NAME, Trainer, TrainResult

@@ -39,7 +39,7 @@ def test_short_name_resolves_on_the_command_line(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_card_metrics_are_reproduced_on_icoseg(tmp_path, icoseg_root):
-    from data_scripts.icoseg import convert_icoseg
+    from gconet_lab.data.sources.icoseg import convert_icoseg
 
     convert_icoseg(icoseg_root, tmp_path / "data", "iCoseg")
     card = read_model_card(NAME)

@@ -47,7 +47,7 @@ class Recipe:
     def groups(self) -> int:
         """Training groups (Sec. 4.1), i.e. two-group batches per epoch (before groups of one image are left out)."""
         # imported here: it loads torch, which the command line's --help does without
-        from data_scripts.benchmarks import BENCHMARKS
+        from gconet_lab.data.sources.benchmarks import BENCHMARKS
 
         return sum(BENCHMARKS[name].n_groups for name in self.sets)
 
