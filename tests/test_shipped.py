@@ -10,10 +10,10 @@ from gconet_lab.engine.shipped import (
     read_model_card,
     render_model_card,
     resolve_checkpoint,
-    score_model,
     sha256_of,
     shipped_names,
 )
+from gconet_lab.inference.evaluate import evaluate_model
 from gconet_lab.models.official_checkpoint import read_checkpoint_file
 
 NAME = "cpu-copypaste"
@@ -44,7 +44,7 @@ def test_card_metrics_are_reproduced_on_icoseg(tmp_path, icoseg_root):
     convert_icoseg(icoseg_root, tmp_path / "data", "iCoseg")
     card = read_model_card(NAME)
     model = load_any_model(resolve_checkpoint(NAME))
-    scores = score_model(model, tmp_path / "data", ("iCoseg",), tmp_path / "eval")["iCoseg"]
+    scores = evaluate_model(model, tmp_path / "data", "iCoseg", tmp_path / "eval").evaluation.results
     assert scores["n"] == card["metrics"]["iCoseg"]["n"] == 481
     for metric in card["metric_names"]:
         assert scores[metric] == pytest.approx(card["metrics"]["iCoseg"][metric], abs=0.002), metric
