@@ -23,7 +23,8 @@ from gconet_lab.inference.evaluate import (
     predicted_pairing,
     score_predictions,
 )
-from gconet_lab.lab.viz.grids import loss_curves, prediction_grid
+from gconet_lab.lab.viz.grids import prediction_grid
+from gconet_lab.lab.viz.metric_plots import loss_curves
 from gconet_lab.pipeline import TEST_SET, prepare_default_data, train
 
 METRIC_COLUMNS = ("S", "maxF", "maxE", "MAE")

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from gconet_lab.data import read_mask
-from gconet_lab.lab.viz.overlays import DECODER_LEVELS, decoder_features_figure, failure_figure
+from gconet_lab.lab.viz.feature_maps import DECODER_LEVELS, decoder_features_figure
+from gconet_lab.lab.viz.overlays import failure_figure
 from gconet_lab.models import GCoNetPlus
 from gconet_lab.studies.analysis import (
     GroupBatch,
