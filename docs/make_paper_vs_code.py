@@ -1,4 +1,4 @@
-"""Write docs/paper_vs_code.md and the README's paper-vs-code summary from ``gconet_lab.paper_vs_code``.
+"""Write docs/paper_vs_code.md and the README's paper-vs-code summary from ``gconet_lab.studies.paper_vs_code``.
 
     python docs/make_paper_vs_code.py           # rewrite both
     python docs/make_paper_vs_code.py --check   # exit 1, naming them, if either is stale
@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gconet_lab.paper_vs_code import render_markdown, render_readme_summary  # noqa: E402
+from gconet_lab.studies.paper_vs_code import render_markdown, render_readme_summary  # noqa: E402
 
 DOC = ROOT / "docs" / "paper_vs_code.md"
 README = ROOT / "README.md"

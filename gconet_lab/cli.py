@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from gconet_lab.precision import PRECISIONS
-from gconet_lab.recipes import RECIPES
+from gconet_lab.engine.precision import PRECISIONS
+from gconet_lab.engine.recipes import RECIPES
 
 DESCRIPTION = """\
 GCoNet+ co-salient object detection (Zheng et al., T-PAMI 2023) for teaching and research.
@@ -90,16 +90,16 @@ def device_name(text: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from gconet_lab.engine.storage import ensure_writable_folder
     from gconet_lab.report import run_main_job
-    from gconet_lab.storage import ensure_writable_folder
 
     ensure_writable_folder(args.out)
     run_main_job(args.out, epochs=args.epochs, device=args.device)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
+    from gconet_lab.engine.storage import ensure_writable_folder
     from gconet_lab.pipeline import prepare_default_data
-    from gconet_lab.storage import ensure_writable_folder
 
     ensure_writable_folder(args.out)
     prepare_default_data(args.out, args.source)
@@ -107,7 +107,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from gconet_lab.config import ConfigError, make_config
-    from gconet_lab.distributed import is_main_process
+    from gconet_lab.engine.distributed import is_main_process
     from gconet_lab.pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
     preset = args.preset or (recipe.preset if recipe else "cpu")
@@ -131,11 +131,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from gconet_lab.checkpoint import load_any_model
     from gconet_lab.data import index_set, make_test_loader
-    from gconet_lab.evaluate import predict_dataset, predicted_pairing, score_predictions
+    from gconet_lab.engine.checkpoint import load_any_model
+    from gconet_lab.engine.shipped import resolve_checkpoint
+    from gconet_lab.inference.evaluate import predict_dataset, predicted_pairing, score_predictions
     from gconet_lab.metrics import format_comparison
-    from gconet_lab.shipped import resolve_checkpoint
 
     model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
     indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error",
@@ -154,12 +154,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
-    from gconet_lab.checkpoint import load_any_model
     from gconet_lab.data import prepare_image, read_image
-    from gconet_lab.evaluate import NonFiniteOutputError, predict_group, write_group
-    from gconet_lab.predict_folder import plan_prediction
-    from gconet_lab.shipped import resolve_checkpoint
-    from gconet_lab.storage import ensure_writable_folder
+    from gconet_lab.engine.checkpoint import load_any_model
+    from gconet_lab.engine.shipped import resolve_checkpoint
+    from gconet_lab.engine.storage import ensure_writable_folder
+    from gconet_lab.inference.evaluate import NonFiniteOutputError, predict_group, write_group
+    from gconet_lab.inference.predict_folder import plan_prediction
 
     plan = plan_prediction(args.images, args.out)
     model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
@@ -180,13 +180,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     import torch
 
-    from gconet_lab.benchmark import run_benchmark
     from gconet_lab.config import make_config
     from gconet_lab.data import DataError, index_set
-    from gconet_lab.evaluate import predict_centre_prior
+    from gconet_lab.engine.storage import ensure_writable_folder
+    from gconet_lab.engine.train import select_device
+    from gconet_lab.inference.benchmark import run_benchmark
+    from gconet_lab.inference.evaluate import predict_centre_prior
     from gconet_lab.pipeline import prepare_default_data
-    from gconet_lab.storage import ensure_writable_folder
-    from gconet_lab.train import select_device
 
     ensure_writable_folder(args.out)
     if args.threads:
@@ -344,9 +344,9 @@ def main(argv: list[str] | None = None) -> None:
     from gconet_lab.config import ConfigError  # imported here so that --help stays fast
     from gconet_lab.data import DataError
     from gconet_lab.data.sources.download import DownloadError
-    from gconet_lab.evaluate import NonFiniteOutputError
+    from gconet_lab.engine.storage import OutputFolderError
+    from gconet_lab.inference.evaluate import NonFiniteOutputError
     from gconet_lab.models import CheckpointError
-    from gconet_lab.storage import OutputFolderError
 
     try:
         args.func(args)

@@ -6,7 +6,7 @@ Rows of the paper's ablation tables are configurations:
 * Table 2 toggles RACM (``use_racm``), CEM (``use_cem``) and the GST loss (``use_gst``).
 
 ``variant="official"`` switches every behaviour-changing difference between the paper and the
-official implementation (:data:`gconet_lab.paper_vs_code.DIFFERENCES`, ``docs/paper_vs_code.md``) to the code's
+official implementation (:data:`gconet_lab.studies.paper_vs_code.DIFFERENCES`, ``docs/paper_vs_code.md``) to the code's
 choice; the default ``variant="paper"`` follows the paper.  Each difference is a named field so it
 can also be flipped alone (notebook ``11_paper_vs_official_code`` does exactly that).
 """
@@ -49,7 +49,7 @@ class GCoNetConfig:
     use_bn: bool = True  # Table 1 "BN": BN after every conv but the 1x1 ones (Sec. 4.4)
     hybrid_loss: bool = True  # Table 1 "HL": BCE + IoU; False = BCE only
 
-    # --- paper vs official code (the Cn ids of gconet_lab.paper_vs_code.DIFFERENCES) ---
+    # --- paper vs official code (the Cn ids of gconet_lab.studies.paper_vs_code.DIFFERENCES) ---
     variant: str = "paper"
     gam_embedding_kernel: int = 3  # C6: paper 3x3 theta/phi, code 1x1
     gam_softmax: str = "group"  # C7: paper softmax over the whole group's N*h*w, code per image over h*w
@@ -78,7 +78,7 @@ class GCoNetConfig:
     backbone_lr_scale: float = 1.0  # code: 0.01
     betas: tuple[float, float] = (0.9, 0.99)
     epochs: int = 320  # C2: code 350
-    lr_schedule: str = "constant"  # paper: constant; "cosine": cosine decay to 0 (gconet_lab.schedule)
+    lr_schedule: str = "constant"  # paper: constant; "cosine": cosine decay to 0 (gconet_lab.engine.schedule)
     warmup_steps: int = 0  # linear learning-rate warm-up over the first steps (paper: none)
     seed: int = 7
 

@@ -20,19 +20,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from data_scripts.coco_groups import write_groups
-from data_scripts.icoseg import convert_icoseg
-from data_scripts.synthetic import generate as generate_synthetic
-from gconet_lab import distributed
-from gconet_lab.checkpoint import model_from_training_checkpoint, read_training_checkpoint
 from gconet_lab.config import GCoNetConfig, make_config
 from gconet_lab.data import index_set, make_train_loader
 from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
+from gconet_lab.data.sources.coco_groups import write_groups
 from gconet_lab.data.sources.copy_paste import write_copy_paste
+from gconet_lab.data.sources.icoseg import convert_icoseg
 from gconet_lab.data.sources.locate import raw_data_root, shared_data_folder
+from gconet_lab.data.sources.synthetic import generate as generate_synthetic
+from gconet_lab.engine import distributed
+from gconet_lab.engine.checkpoint import model_from_training_checkpoint, read_training_checkpoint
+from gconet_lab.engine.train import CHECKPOINT_NAME, Trainer, TrainResult
 from gconet_lab.models import GCoNetPlus, official_model
 from gconet_lab.models.gconet_plus import deepest_channels
-from gconet_lab.train import CHECKPOINT_NAME, Trainer, TrainResult
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
 TEST_SET = "iCoseg"
@@ -97,9 +97,9 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
 
     ``gam`` replaces GAM: it is called with the deepest encoder width and returns the relation
     module (e.g. a student's class, see :class:`~gconet_lab.models.GCoNetPlus`). Under ``torchrun``
-    every process runs this with the same arguments and trains its share (:mod:`gconet_lab.distributed`);
+    every process runs this with the same arguments and trains its share (:mod:`gconet_lab.engine.distributed`);
     each step learns from ``accumulation`` two-group batches per process. ``precision`` is
-    :mod:`gconet_lab.precision`'s (``auto``: float16 on CUDA, float32 on CPUs).
+    :mod:`gconet_lab.engine.precision`'s (``auto``: float16 on CUDA, float32 on CPUs).
     """
     context = distributed.setup(device)
     try:

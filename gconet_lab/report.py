@@ -16,15 +16,16 @@ import numpy as np
 from gconet_lab.config import make_config
 from gconet_lab.data import index_set, make_test_loader, read_image, read_mask
 from gconet_lab.data.writer import safe_name
-from gconet_lab.evaluate import (
+from gconet_lab.inference.evaluate import (
     DatasetScores,
     predict_centre_prior,
     predict_dataset,
     predicted_pairing,
     score_predictions,
 )
+from gconet_lab.lab.viz.grids import prediction_grid
+from gconet_lab.lab.viz.metric_plots import loss_curves
 from gconet_lab.pipeline import TEST_SET, prepare_default_data, train
-from gconet_lab.viz import loss_curves, prediction_grid
 
 METRIC_COLUMNS = ("S", "maxF", "maxE", "MAE")
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gconet_lab.config import make_config
+from gconet_lab.engine.train import Trainer
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.train import Trainer
 
 
 def shared_root() -> Path:
@@ -61,7 +61,8 @@ def coco128_root() -> Path:
 
 @pytest.fixture(scope="session")
 def data_script():
-    """Import ``data_scripts/<name>.py`` (standalone scripts, not a package) as a module."""
+    """Import the command line ``data_scripts/<name>.py`` (a standalone script, not a package) to call its ``main``;
+    the logic behind it is imported from :mod:`gconet_lab.data.sources`."""
     import importlib.util
     import sys
 

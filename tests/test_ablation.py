@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from gconet_lab.ablation import (
+from gconet_lab.config import make_config
+from gconet_lab.data import index_set
+from gconet_lab.losses import GCoNetLoss
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.studies.ablation import (
     ABLATION_ROWS,
     FIGURE_11,
     METRICS,
@@ -20,10 +24,6 @@ from gconet_lab.ablation import (
     rows_named,
     run_ablation,
 )
-from gconet_lab.config import make_config
-from gconet_lab.data import index_set
-from gconet_lab.losses import GCoNetLoss
-from gconet_lab.models import GCoNetPlus
 
 # The Eq. 11 term each component adds to a training step (BN adds none).
 LOSS_TERM = {"HL": "iou", "RACM": "racm", "GST": "gst"}

@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from gconet_lab.analysis import (
+from gconet_lab.config import make_config
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.studies.analysis import (
     group_names,
     load_group_batch,
     predict_with_features,
     worst_images,
 )
-from gconet_lab.config import make_config
-from gconet_lab.models import GCoNetPlus
 
 
 def test_load_group_and_predict_with_features(write_cosod_set):

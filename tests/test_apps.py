@@ -6,7 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from gconet_lab.apps import (
+from gconet_lab.config import make_config
+from gconet_lab.data import index_set
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.studies.apps import (
     adaptive_threshold,
     bounding_box,
     cosegment,
@@ -17,9 +20,6 @@ from gconet_lab.apps import (
     iou,
     thumbnail_boxes,
 )
-from gconet_lab.config import make_config
-from gconet_lab.data import index_set
-from gconet_lab.models import GCoNetPlus
 
 
 def disk_scene(size: int = 96, centre: tuple[int, int] = (40, 52), radius: int = 18, seed: int = 0):

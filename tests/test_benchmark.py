@@ -10,16 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from gconet_lab.benchmark import (
+from gconet_lab.cli import main
+from gconet_lab.config import make_config
+from gconet_lab.data import DataError
+from gconet_lab.inference.benchmark import (
     benchmark_evaluation,
     benchmark_inference,
     benchmark_training_step,
     run_benchmark,
     time_interleaved,
 )
-from gconet_lab.cli import main
-from gconet_lab.config import make_config
-from gconet_lab.data import DataError
 from gconet_lab.metrics import OFFICIAL_KEYS, evaluate_folders
 from gconet_lab.models import GCoNetPlus
 

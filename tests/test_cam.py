@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gconet_lab.cam import (
+from gconet_lab.config import make_config
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.studies.cam import (
     CAM_METHODS,
     CamModel,
     NoTarget,
@@ -17,8 +19,6 @@ from gconet_lab.cam import (
     saliency_targets,
     target_gradient_norms,
 )
-from gconet_lab.config import make_config
-from gconet_lab.models import GCoNetPlus
 
 
 @pytest.fixture

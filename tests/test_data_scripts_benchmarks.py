@@ -1,4 +1,4 @@
-"""data_scripts/benchmarks.py: registry facts and offline archive verification/extraction."""
+"""gconet_lab.data.sources.benchmarks and data_scripts/benchmarks.py: registry facts and offline archive verification/extraction."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gconet_lab.data.errors import DataError
+from gconet_lab.data.sources import benchmarks as bench
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "benchmarks.py"
 GOOD = {
@@ -24,11 +25,6 @@ GOOD = {
     "data/gts/Tiny/dog/d1.png": b"x",
     "__MACOSX/data/images/Tiny/dog/._d1.png": b"x",
 }
-
-
-@pytest.fixture(scope="module")
-def bench(data_script):
-    return data_script("benchmarks")
 
 
 def make_archive(path: Path, members: dict[str, bytes]) -> Path:
@@ -46,7 +42,7 @@ def make_archive(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def test_registry_holds_the_six_sets_with_paper_counts(bench) -> None:
+def test_registry_holds_the_six_sets_with_paper_counts() -> None:
     sets = bench.BENCHMARKS
     assert set(sets) == {"DUTS_class", "COCO-9k", "COCO-SEG", "CoCA", "CoSOD3k", "CoSal2015"}
     assert (sets["CoCA"].n_groups, sets["CoCA"].n_images) == (80, 1295)
@@ -59,7 +55,7 @@ def test_registry_holds_the_six_sets_with_paper_counts(bench) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
-def test_good_archive_verifies_and_extracts(bench, tmp_path: Path, suffix: str) -> None:
+def test_good_archive_verifies_and_extracts(tmp_path: Path, suffix: str) -> None:
     archive = make_archive(tmp_path / f"tiny{suffix}", GOOD)
     report = bench.verify_archive(archive, "Tiny", sha256=bench.sha256_of(archive))
     assert report.ok, report.summary()
@@ -70,7 +66,7 @@ def test_good_archive_verifies_and_extracts(bench, tmp_path: Path, suffix: str) 
 
 
 @pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
-def test_missing_mask_is_reported(bench, tmp_path: Path, suffix: str) -> None:
+def test_missing_mask_is_reported(tmp_path: Path, suffix: str) -> None:
     members = {k: v for k, v in GOOD.items() if k != "data/gts/Tiny/cat/c2.png"}
     report = bench.verify_archive(make_archive(tmp_path / f"a{suffix}", members), "Tiny")
     assert not report.ok and report.problems == ["data/images/Tiny/cat/c2.jpg: no mask"]
@@ -79,7 +75,7 @@ def test_missing_mask_is_reported(bench, tmp_path: Path, suffix: str) -> None:
     assert not (tmp_path / "out").exists()  # nothing unpacked
 
 
-def test_wrong_structure_is_reported(bench, tmp_path: Path) -> None:
+def test_wrong_structure_is_reported(tmp_path: Path) -> None:
     flat = {"Tiny/cat/c1.jpg": b"x", "Tiny/cat/c1.png": b"x"}
     report = bench.verify_archive(make_archive(tmp_path / "flat.zip", flat), "Tiny")
     assert any("expected images/Tiny/<group>/ and gts/Tiny/<group>/" in p for p in report.problems)
@@ -88,19 +84,19 @@ def test_wrong_structure_is_reported(bench, tmp_path: Path) -> None:
     assert report.problems == ["data/images/Tiny/loose.jpg: not directly inside a group folder"]
 
 
-def test_bad_checksum_is_reported(bench, tmp_path: Path) -> None:
+def test_bad_checksum_is_reported(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "tiny.zip", GOOD)
     report = bench.verify_archive(archive, "Tiny", sha256="0" * 64)
     assert len(report.problems) == 1 and report.problems[0].startswith("SHA-256 mismatch")
 
 
-def test_known_set_counts_are_checked(bench, tmp_path: Path) -> None:
+def test_known_set_counts_are_checked(tmp_path: Path) -> None:
     members = {k.replace("Tiny", "CoCA"): v for k, v in GOOD.items()}
     report = bench.verify_archive(make_archive(tmp_path / "coca.zip", members), "CoCA")
     assert report.problems == ["2 groups, CoCA has 80", "3 images, CoCA has 1295"]
 
 
-def test_unsafe_member_and_non_archive(bench, tmp_path: Path) -> None:
+def test_unsafe_member_and_non_archive(tmp_path: Path) -> None:
     report = bench.verify_archive(
         make_archive(tmp_path / "evil.tar.gz", dict(GOOD, **{"../x.jpg": b"x"})), "Tiny"
     )
@@ -111,28 +107,28 @@ def test_unsafe_member_and_non_archive(bench, tmp_path: Path) -> None:
         bench.verify_archive(junk, "Tiny")
 
 
-def test_cli_verify_exit_codes_and_manual_fetch(bench, tmp_path: Path, capsys) -> None:
+def test_cli_verify_exit_codes_and_manual_fetch(data_script, tmp_path: Path, capsys) -> None:
     good = make_archive(tmp_path / "good.zip", GOOD)
     with pytest.raises(SystemExit) as exit_good:
-        bench.main(["verify", str(good), "--name", "Tiny"])
+        data_script("benchmarks").main(["verify", str(good), "--name", "Tiny"])
     assert exit_good.value.code == 0 and "OK" in capsys.readouterr().out
     bad = make_archive(tmp_path / "bad.zip", {"x/images/Tiny/a/1.jpg": b"x"})
     with pytest.raises(SystemExit) as exit_bad:
-        bench.main(["verify", str(bad), "--name", "Tiny"])
+        data_script("benchmarks").main(["verify", str(bad), "--name", "Tiny"])
     assert exit_bad.value.code == 1 and "FAILED" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="Download by hand"):
-        bench.main(["fetch", "CoCA", "--dest", str(tmp_path)])
+        data_script("benchmarks").main(["fetch", "CoCA", "--dest", str(tmp_path)])
 
 
-def test_cli_fetch_from_a_url_then_verify_and_extract(bench, tmp_path: Path, capsys) -> None:
+def test_cli_fetch_from_a_url_then_verify_and_extract(data_script, tmp_path: Path, capsys) -> None:
     source = make_archive(tmp_path / "src.zip", GOOD)
-    bench.main(["fetch", "Tiny", "--url", source.as_uri(), "--dest", str(tmp_path / "data")])
+    data_script("benchmarks").main(["fetch", "Tiny", "--url", source.as_uri(), "--dest", str(tmp_path / "data")])
     assert "Tiny: 2 groups, 3 images" in capsys.readouterr().out
     assert (tmp_path / "data" / "src.zip").is_file()
     assert (tmp_path / "data" / "data" / "gts" / "Tiny" / "dog" / "d1.png").is_file()
     bad = make_archive(tmp_path / "bad.zip", {"x/images/Tiny/a/1.jpg": b"x"})
     with pytest.raises(SystemExit, match=r"bad\.zip: archive failed verification"):
-        bench.main(["extract", str(bad), "--name", "Tiny", "--dest", str(tmp_path / "never")])
+        data_script("benchmarks").main(["extract", str(bad), "--name", "Tiny", "--dest", str(tmp_path / "never")])
 
 
 def test_script_help_runs() -> None:

@@ -1,4 +1,4 @@
-"""data_scripts/coco_groups.py and gconet_lab.data.sources.coco: COCO-SEG-style groups from YOLO-seg (real coco128) and COCO JSON."""
+"""gconet_lab.data.sources.coco_groups and .coco, data_scripts/coco_groups.py: COCO-SEG-style groups from YOLO-seg (real coco128) and COCO JSON."""
 
 from __future__ import annotations
 
@@ -15,16 +15,12 @@ from gconet_lab.data.errors import DataError
 from gconet_lab.data.io import read_mask
 from gconet_lab.data.layout import index_set
 from gconet_lab.data.sources import coco as source
+from gconet_lab.data.sources import coco_groups as coco
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "coco_groups.py"
 
 
-@pytest.fixture(scope="module")
-def coco(data_script):
-    return data_script("coco_groups")
-
-
-def test_coco128_groups(coco, coco128_root: Path, tmp_path: Path) -> None:
+def test_coco128_groups(coco128_root: Path, tmp_path: Path) -> None:
     names = source.read_class_names(coco128_root / "classes.txt")
     images, skipped = source.read_yolo_seg(
         coco128_root / "images" / "train2017", coco128_root / "labels" / "train2017", len(names)
@@ -43,7 +39,7 @@ def test_coco128_groups(coco, coco128_root: Path, tmp_path: Path) -> None:
         assert read_mask(sample.mask).mean() >= 0.05
 
 
-def test_coco128_without_area_filter_matches_raw_label_counts(coco, coco128_root: Path) -> None:
+def test_coco128_without_area_filter_matches_raw_label_counts(coco128_root: Path) -> None:
     names = source.read_class_names(coco128_root / "classes.txt")
     images, _ = source.read_yolo_seg(
         coco128_root / "images" / "train2017", coco128_root / "labels" / "train2017", len(names)
@@ -118,7 +114,7 @@ def make_coco_json(root: Path, segmentation_of_last: object | None = None) -> Pa
     return path
 
 
-def test_coco_json_groups(coco, tmp_path: Path) -> None:
+def test_coco_json_groups(tmp_path: Path) -> None:
     json_path = make_coco_json(tmp_path)
     images, categories = source.read_coco_json(json_path, tmp_path)
     assert categories == {3: "ant", 7: "kite"} and len(images) == 5
@@ -149,7 +145,7 @@ def test_coco_json_rle_with_pycocotools(tmp_path: Path) -> None:
     assert mask[:, :20].all() and not mask[:, 20:].any()
 
 
-def test_missing_inputs_are_named(coco, tmp_path: Path) -> None:
+def test_missing_inputs_are_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"nowhere: folder does not exist"):
         source.read_yolo_seg(tmp_path / "nowhere", tmp_path, 80)
     json_path = make_coco_json(tmp_path)

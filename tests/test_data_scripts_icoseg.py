@@ -1,4 +1,4 @@
-"""data_scripts/icoseg.py on the real iCoseg copy: 28 groups, 481 pairs, 5 skipped, safe names."""
+"""gconet_lab.data.sources.icoseg (and data_scripts/icoseg.py) on the real iCoseg copy: 28 groups, 481 pairs, 5 skipped, safe names."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from gconet_lab.data.layout import index_set
+from gconet_lab.data.sources.icoseg import convert_icoseg
 from gconet_lab.data.writer import safe_name
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "icoseg.py"
@@ -20,9 +21,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "icoseg.py"
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory, request):
     source = request.getfixturevalue("icoseg_root")
-    script = request.getfixturevalue("data_script")("icoseg")
     out = tmp_path_factory.mktemp("icoseg_out")
-    return source, out, script.convert_icoseg(source, out, mode="symlink")
+    return source, out, convert_icoseg(source, out, mode="symlink")
 
 
 def test_counts_and_skip_report(converted) -> None:
@@ -67,10 +67,10 @@ def test_groups_csv_maps_original_to_safe(converted) -> None:
     assert {r["set"] for r in rows} == {"iCoseg"}
 
 
-def test_rerun_is_idempotent(converted, data_script) -> None:
+def test_rerun_is_idempotent(converted) -> None:
     source, out, _ = converted
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
-    data_script("icoseg").convert_icoseg(source, out, mode="symlink")
+    convert_icoseg(source, out, mode="symlink")
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 

@@ -1,4 +1,4 @@
-"""data_scripts/synthetic.py: masks mark only the group's class, distractors present, seeded."""
+"""gconet_lab.data.sources.synthetic (and data_scripts/synthetic.py): masks mark only the group's class, distractors present, seeded."""
 
 from __future__ import annotations
 
@@ -12,16 +12,12 @@ import pytest
 
 from gconet_lab.data.io import read_image, read_mask
 from gconet_lab.data.layout import index_set
+from gconet_lab.data.sources import synthetic as syn
 
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "synthetic.py"
 
 
-@pytest.fixture(scope="module")
-def syn(data_script):
-    return data_script("synthetic")
-
-
-def test_mask_is_exactly_the_union_of_the_target_objects(syn) -> None:
+def test_mask_is_exactly_the_union_of_the_target_objects() -> None:
     rng = np.random.default_rng(0)
     for target in (0, 9, 31):
         image, mask, objects = syn.render_scene(rng, 96, target, distractors=[3, 17])
@@ -39,7 +35,7 @@ def test_mask_is_exactly_the_union_of_the_target_objects(syn) -> None:
             assert distractor.sum() > 20 and not (distractor & mask).any()
 
 
-def test_targets_and_distractors_share_size_and_count_ranges(syn) -> None:
+def test_targets_and_distractors_share_size_and_count_ranges() -> None:
     rng = np.random.default_rng(1)
     counts = {True: [], False: []}
     for _ in range(40):
@@ -54,7 +50,7 @@ def test_targets_and_distractors_share_size_and_count_ranges(syn) -> None:
     assert set(counts[True]) == set(counts[False]) == {1, 2}  # repetition is no cue either
 
 
-def test_no_distractor_class_is_in_every_image_of_a_group(syn) -> None:
+def test_no_distractor_class_is_in_every_image_of_a_group() -> None:
     for seed in range(20):
         plan = syn.distractor_plan(np.random.default_rng(seed), target=4, n_images=3)
         assert all(4 not in classes and len(classes) == 2 for classes in plan)
@@ -68,7 +64,7 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def test_generate_writes_train_and_test_splits_deterministically(syn, tmp_path: Path) -> None:
+def test_generate_writes_train_and_test_splits_deterministically(tmp_path: Path) -> None:
     written = syn.generate(tmp_path / "a", n_groups=3, images_per_group=4, size=64, seed=7)
     syn.generate(tmp_path / "b", n_groups=3, images_per_group=4, size=64, seed=7)
     syn.generate(tmp_path / "c", n_groups=3, images_per_group=4, size=64, seed=8)
@@ -93,7 +89,7 @@ def test_generate_writes_train_and_test_splits_deterministically(syn, tmp_path: 
     )
 
 
-def test_bad_parameters_are_refused(syn, tmp_path: Path) -> None:
+def test_bad_parameters_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="n_groups"):
         syn.generate(tmp_path, n_groups=33)
     with pytest.raises(ValueError, match="at least 2 images"):

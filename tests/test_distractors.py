@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_scripts.synthetic import CLASSES, generate
 from gconet_lab.data import index_set, read_mask
-from gconet_lab.distractors import (
+from gconet_lab.data.sources.synthetic import CLASSES, generate
+from gconet_lab.studies.distractors import (
     mass_fractions,
     object_classes,
     objects_mask,

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from gconet_lab.checkpoint import read_training_checkpoint
 from gconet_lab.cli import main
 from gconet_lab.config import make_config
 from gconet_lab.data import index_set, make_train_loader
 from gconet_lab.data.sampling import GroupPairSampler, draw_of_micro_batch
+from gconet_lab.engine.checkpoint import read_training_checkpoint
+from gconet_lab.engine.train import Trainer, read_log
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.train import Trainer, read_log
 
 PROJECT = Path(__file__).resolve().parents[1]
 GROUPS = {name: 2 for name in ("ant", "bee", "cat", "dog", "eel", "fox")}  # 6 two-group batches per epoch
@@ -125,7 +125,7 @@ def test_two_gloo_processes_follow_one_process_with_accumulation_and_resume_in_o
 
 
 def test_readme_shows_every_recipe_with_its_table3_numbers():
-    from gconet_lab.recipes import format_recipes
+    from gconet_lab.engine.recipes import format_recipes
 
     assert format_recipes() in (PROJECT / "README.md").read_text(encoding="utf-8")
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from gconet_lab.embedding import masked_image_features, pca_2d, separation_ratio
 from gconet_lab.models import GCoNetPlus
+from gconet_lab.studies.embedding import masked_image_features, pca_2d, separation_ratio
 
 
 @pytest.mark.parametrize("space", ["raw", "normalized"])

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from gconet_lab.config import make_config
-from gconet_lab.evaluate import centre_prior_map, predict_dataset, saliency_to_uint8
+from gconet_lab.inference.evaluate import centre_prior_map, predict_dataset, saliency_to_uint8
 from gconet_lab.models import GCoNetPlus
 
 
@@ -36,7 +36,7 @@ def test_predict_dataset_writes_the_standard_layout(tmp_path):
 
 def test_centre_prior_is_written_at_each_original_size(write_cosod_set, tmp_path):
     from gconet_lab.data import index_set
-    from gconet_lab.evaluate import predict_centre_prior
+    from gconet_lab.inference.evaluate import predict_centre_prior
 
     root = write_cosod_set({"cat": 2, "dog": 1}, size=(24, 40))
     predict_centre_prior(index_set(root, "Tiny").groups, tmp_path / "prior")

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from gconet_lab.config import make_config
-from gconet_lab.evaluate import predict_group
-from gconet_lab.fast_inference import (
+from gconet_lab.inference.evaluate import predict_group
+from gconet_lab.inference.fast_inference import (
     FastGCoNet,
     fold_batch_norms,
     make_fast_model,

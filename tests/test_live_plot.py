@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gconet_lab import live_plot
+from gconet_lab.lab import live_plot
 
 
 def test_live_loss_curves_redraw_every_n_steps_with_the_whole_history(monkeypatch):

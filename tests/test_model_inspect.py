@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gconet_lab.model_inspect import (
+from gconet_lab.lab.model_inspect import (
     count_parameters,
     decoder_table,
     describe_layer,

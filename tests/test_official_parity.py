@@ -111,7 +111,7 @@ def test_parameter_count_matches_the_official_model_less_its_unused_modules():
 
 
 def test_any_checkpoint_loader_recognises_an_official_file(fixture, tmp_path):
-    from gconet_lab.checkpoint import load_any_model
+    from gconet_lab.engine.checkpoint import load_any_model
 
     torch.save({"state_dict": fixture["state_dict"]}, tmp_path / "official.pth")
     model = load_any_model(tmp_path / "official.pth")

@@ -11,7 +11,7 @@ import torch
 
 from gconet_lab.config import make_config
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.paper_vs_code import (
+from gconet_lab.studies.paper_vs_code import (
     DIFFERENCE_IDS,
     DIFFERENCES,
     NOT_OPTIONS,

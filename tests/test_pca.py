@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gconet_lab.pca import pca_rgb, principal_components
+from gconet_lab.studies.pca import pca_rgb, principal_components
 
 
 def test_principal_components_of_points_on_a_line():

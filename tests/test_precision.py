@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gconet_lab.fast_inference import make_fast_model
+from gconet_lab.engine.precision import autocast, resolve_precision
+from gconet_lab.engine.train import Trainer
+from gconet_lab.inference.fast_inference import make_fast_model
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.precision import autocast, resolve_precision
-from gconet_lab.train import Trainer
 
 CPU = torch.device("cpu")
 

@@ -25,12 +25,6 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from gconet_lab.checkpoint import (
-    atomic_save,
-    load_any_model,
-    load_model_from_checkpoint,
-    read_training_checkpoint,
-)
 from gconet_lab.cli import main
 from gconet_lab.config import make_config
 from gconet_lab.data import (
@@ -43,12 +37,18 @@ from gconet_lab.data import (
 )
 from gconet_lab.data import datasets as datasets_module
 from gconet_lab.data.sampling import GroupPairSampler
-from gconet_lab.evaluate import predict_dataset, saliency_to_uint8, score_predictions
+from gconet_lab.engine.checkpoint import (
+    atomic_save,
+    load_any_model,
+    load_model_from_checkpoint,
+    read_training_checkpoint,
+)
+from gconet_lab.engine.storage import OutputFolderError
+from gconet_lab.engine.train import read_log
+from gconet_lab.inference.evaluate import predict_dataset, saliency_to_uint8, score_predictions
 from gconet_lab.losses import GCoNetLoss
 from gconet_lab.metrics import evaluate_image, load_pair
 from gconet_lab.models import CheckpointError, GCoNetPlus
-from gconet_lab.storage import OutputFolderError
-from gconet_lab.train import read_log
 
 from conftest import tiny_trainer
 
@@ -233,7 +233,7 @@ def test_non_finite_output_skips_the_step_with_a_warning_and_training_goes_on(tm
 
 SAVE_IN_A_LOOP = """
 import sys, torch
-from gconet_lab.checkpoint import atomic_save
+from gconet_lab.engine.checkpoint import atomic_save
 weights = torch.empty(8_000_000)  # 32 MB: each save takes a while
 for generation in range(10_000):
     weights.fill_(generation)
@@ -309,12 +309,12 @@ def _read_only_folder(tmp_path: Path, monkeypatch) -> Path:
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("gconet_lab.storage.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("gconet_lab.engine.storage.tempfile.mkstemp", refuse)
     return tmp_path / "run"
 
 
 def _full_disk(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.setattr("gconet_lab.storage.shutil.disk_usage", lambda path: SimpleNamespace(free=1024))
+    monkeypatch.setattr("gconet_lab.engine.storage.shutil.disk_usage", lambda path: SimpleNamespace(free=1024))
     return tmp_path / "run"
 
 

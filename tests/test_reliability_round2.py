@@ -26,20 +26,20 @@ import pytest
 import torch
 from PIL import Image
 
-from gconet_lab.checkpoint import (
+from gconet_lab.cli import main
+from gconet_lab.config import make_config
+from gconet_lab.data import DataError, index_set, make_train_loader, read_image, read_mask
+from gconet_lab.engine.checkpoint import (
     estimated_checkpoint_bytes,
     load_any_model,
     read_training_checkpoint,
     save_training_checkpoint,
 )
-from gconet_lab.cli import main
-from gconet_lab.config import make_config
-from gconet_lab.data import DataError, index_set, make_train_loader, read_image, read_mask
-from gconet_lab.evaluate import predict_group, write_group
+from gconet_lab.engine.storage import OutputFolderError
+from gconet_lab.engine.train import Trainer, make_optimizer, read_log
+from gconet_lab.inference.evaluate import predict_group, write_group
 from gconet_lab.metrics import evaluate_folders, evaluate_image
 from gconet_lab.models import CheckpointError, GCoNetPlus, load_official_checkpoint
-from gconet_lab.storage import OutputFolderError
-from gconet_lab.train import Trainer, make_optimizer, read_log
 
 from conftest import tiny_trainer as shared_tiny_trainer
 
@@ -261,7 +261,7 @@ def test_free_space_check_counts_the_second_copy_of_the_atomic_save(tmp_path, mo
     trainer = tiny_trainer(random_batches(1), tmp_path / "run")
     free = int(1.5 * estimated_checkpoint_bytes(trainer.model))  # one copy fits, the save beside it does not
     usage = type("Usage", (), {"free": free})
-    monkeypatch.setattr("gconet_lab.storage.shutil.disk_usage", lambda path: usage)
+    monkeypatch.setattr("gconet_lab.engine.storage.shutil.disk_usage", lambda path: usage)
     with pytest.raises(OutputFolderError, match="free but needs about"):
         trainer.fit(1)
 

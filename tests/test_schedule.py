@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gconet_lab.engine.schedule import learning_rate_factor
+from gconet_lab.engine.train import Trainer
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.schedule import learning_rate_factor
-from gconet_lab.train import Trainer
 
 
 def test_warmup_then_cosine_by_hand():

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from gconet_lab.checkpoint import load_any_model
-from gconet_lab.models.official_checkpoint import read_checkpoint_file
-from gconet_lab.shipped import (
+from gconet_lab.engine.checkpoint import load_any_model
+from gconet_lab.engine.shipped import (
     WEIGHTS_DIR,
     read_model_card,
     render_model_card,
     resolve_checkpoint,
-    score_model,
     sha256_of,
     shipped_names,
 )
+from gconet_lab.inference.evaluate import evaluate_model
+from gconet_lab.models.official_checkpoint import read_checkpoint_file
 
 NAME = "cpu-copypaste"
 
@@ -39,12 +39,12 @@ def test_short_name_resolves_on_the_command_line(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_card_metrics_are_reproduced_on_icoseg(tmp_path, icoseg_root):
-    from data_scripts.icoseg import convert_icoseg
+    from gconet_lab.data.sources.icoseg import convert_icoseg
 
     convert_icoseg(icoseg_root, tmp_path / "data", "iCoseg")
     card = read_model_card(NAME)
     model = load_any_model(resolve_checkpoint(NAME))
-    scores = score_model(model, tmp_path / "data", ("iCoseg",), tmp_path / "eval")["iCoseg"]
+    scores = evaluate_model(model, tmp_path / "data", "iCoseg", tmp_path / "eval").evaluation.results
     assert scores["n"] == card["metrics"]["iCoseg"]["n"] == 481
     for metric in card["metric_names"]:
         assert scores[metric] == pytest.approx(card["metrics"]["iCoseg"][metric], abs=0.002), metric

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from gconet_lab.checkpoint import load_model_from_checkpoint, read_training_checkpoint
 from gconet_lab.config import make_config
+from gconet_lab.engine.checkpoint import load_model_from_checkpoint, read_training_checkpoint
+from gconet_lab.engine.train import Trainer, make_optimizer, read_log
 from gconet_lab.models import CheckpointError, GCoNetPlus
-from gconet_lab.train import Trainer, make_optimizer, read_log
 
 
 def synthetic_loader(steps: int, n: int = 2, size: int = 64, seed: int = 0) -> list[dict]:
@@ -153,7 +153,7 @@ def test_short_training_learns_the_task(tmp_path):
 
 
 def test_any_checkpoint_loader_recognises_a_training_checkpoint(tmp_path):
-    from gconet_lab.checkpoint import load_any_model
+    from gconet_lab.engine.checkpoint import load_any_model
 
     make_trainer(tmp_path).fit(epochs=1)
     assert load_any_model(tmp_path / "checkpoint.pt").config.image_size == 64

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gconet_lab.viz import loss_curves, prediction_grid
+from gconet_lab.lab.viz.grids import prediction_grid
+from gconet_lab.lab.viz.metric_plots import loss_curves
 
 
 def test_prediction_grid_has_a_panel_per_row_and_column():

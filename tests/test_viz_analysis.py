@@ -5,22 +5,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gconet_lab.apps import CoSegmentation
-from gconet_lab.viz_analysis import (
+from gconet_lab.lab.viz.feature_maps import channel_mean, decoder_features_figure
+from gconet_lab.lab.viz.metric_plots import paired_scores_figure
+from gconet_lab.lab.viz.overlays import (
     FALSE_COLOUR,
     MISSED_COLOUR,
     cam_figure,
-    channel_mean,
     cosegmentation_figure,
     cutout,
-    decoder_features_figure,
     draw_boxes,
     error_overlay,
     error_regions,
     failure_figure,
-    paired_scores_figure,
     thumbnails_figure,
 )
+from gconet_lab.studies.apps import CoSegmentation
 
 
 def test_channel_mean_shows_where_the_features_respond():

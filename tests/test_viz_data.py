@@ -9,7 +9,7 @@ from PIL import Image, ImageEnhance
 
 from gconet_lab.data import AugmentConfig, TrainTransform, index_set, make_train_loader
 from gconet_lab.data.transforms import image_to_tensor, mask_to_tensor
-from gconet_lab.viz_data import (
+from gconet_lab.lab.viz.data import (
     augmentation_events,
     augmentation_grid,
     batch_figure,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gconet_lab.viz_embedding import embedding_panels, pair_matrix
+from gconet_lab.lab.viz.embeddings import embedding_panels, pair_matrix
 
 
 def test_embedding_panels_draw_one_series_per_group_in_each_panel():

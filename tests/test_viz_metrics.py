@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gconet_lab.lab.viz.metric_plots import image_curves, metric_curves_figure, s_measure_figure, threshold_strip
 from gconet_lab.metrics import THRESHOLDS, OfficialEvaluator, evaluate_image
-from gconet_lab.viz_metrics import image_curves, metric_curves_figure, s_measure_figure, threshold_strip
 
 
 def _pair():

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from gconet_lab.data import IMAGENET_MEAN
-from gconet_lab.models.cem import uncertain_fraction
-from gconet_lab.viz_modules import (
+from gconet_lab.lab.viz.feature_maps import (
     affinity_heatmap,
     binarization_explorer,
     display_images,
@@ -17,6 +16,7 @@ from gconet_lab.viz_modules import (
     pixel_histograms,
     resize_maps,
 )
+from gconet_lab.models.cem import uncertain_fraction
 
 
 def test_display_images_undo_the_normalisation_channels_last():

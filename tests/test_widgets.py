@@ -7,9 +7,9 @@ import numpy as np
 from PIL import Image
 
 from gconet_lab.config import make_config
+from gconet_lab.lab.viz.grids import prediction_grid
+from gconet_lab.lab.widgets import FigureBrowser, decoder_features_browser, failure_browser
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.viz import prediction_grid
-from gconet_lab.widgets import FigureBrowser, decoder_features_browser, failure_browser
 
 
 def test_figure_browser_redraws_on_every_change():

@@ -5,7 +5,7 @@ from two different groups", with
 
     N = min(#groupA, #groupB, 32)                                    (Eq. 16)
 
-(the official code caps at 26 instead of 32, difference C4 in :mod:`gconet_lab.paper_vs_code`). The first N images of a batch come
+(the official code caps at 26 instead of 32, difference C4 in :mod:`gconet_lab.studies.paper_vs_code`). The first N images of a batch come
 from A and the last N from B; the GCM (Sec. 3.3) and the GST loss (Eq. 5) rely on that split.
 
 :class:`GroupPairSampler` makes these choices and nothing else: each epoch visits every group once
@@ -15,7 +15,7 @@ step. All of it is derived from ``(seed, epoch)``, so runs are reproducible and 
 the number of DataLoader workers (the sampler runs in the main process). The official code visits
 group A in ``os.listdir`` order instead, and only B is random (difference C24).
 
-Several processes (data-parallel training, :mod:`gconet_lab.distributed`) share one epoch: every
+Several processes (data-parallel training, :mod:`gconet_lab.engine.distributed`) share one epoch: every
 process computes the same draws and keeps every ``world_size``-th one (:func:`draw_of_micro_batch`).
 
 Class identity is the group's *class* (:attr:`Group.class_name`: its folder name unless the set's

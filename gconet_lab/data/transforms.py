@@ -1,7 +1,7 @@
 """Joint image/mask augmentation and the model's input normalisation.
 
 Sec. 4.3 of the paper lists three augmentations: horizontal flip, colour enhancement and rotation.
-The official code fixes the details (difference C25 in :mod:`gconet_lab.paper_vs_code`), reproduced here in the same order:
+The official code fixes the details (difference C25 in :mod:`gconet_lab.studies.paper_vs_code`), reproduced here in the same order:
 
 1. horizontal flip with probability 0.5 (image and mask together);
 2. rotation with probability 0.2 by an integer angle in [-15, 15) degrees, bicubic for image

@@ -16,10 +16,9 @@ from pathlib import Path
 from torch import nn
 
 from gconet_lab.config import make_config
-from gconet_lab.data import index_set, make_test_loader
-from gconet_lab.evaluate import predict_dataset, score_predictions
+from gconet_lab.inference.evaluate import evaluate_model
+from gconet_lab.lab.notebook import default_data, pick
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.notebook import default_data, pick
 from gconet_lab.pipeline import TRAIN_SETS, train
 
 FAST_SCALE = {"image_size": 32, "max_group_size": 2}  # the smallest model the fast profile trains
@@ -35,11 +34,10 @@ def quick_train(gam: Callable[[int], nn.Module] | None = None, epochs: int | Non
 
 
 def evaluate_set(model: nn.Module, set_name: str, data_dir: Path | None = None, out: Path | None = None) -> dict[str, float]:
-    """Official-protocol metrics (S, maxF, maxE, MAE, ...) of ``model`` on one CoSOD-layout set."""
-    data_dir = data_dir or default_data()
-    loader = make_test_loader(index_set(data_dir, set_name), model.config.image_size)
+    """Official-protocol metrics (S, maxF, maxE, MAE, ...) of ``model`` on one set of the default data (or ``data_dir``).
+
+    :func:`gconet_lab.inference.evaluate.evaluate_model` with the notebooks' defaults: the maps go to a
+    temporary folder unless ``out`` is given.
+    """
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(out or scratch)
-        predictions = predict_dataset(model, loader, folder / "predictions", device=next(model.parameters()).device, progress=False)
-        scores = score_predictions(predictions / set_name, data_dir / "gts" / set_name, folder / "tables", progress=False)
-    return scores.evaluation.results
+        return evaluate_model(model, data_dir or default_data(), set_name, out or scratch).evaluation.results

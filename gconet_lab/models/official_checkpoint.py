@@ -3,7 +3,7 @@
 The official file is a raw ``state_dict`` or a dict holding one under ``"state_dict"``, with or
 without the ``module.`` prefix of ``DataParallel``.  Its key names map onto ours by a short table of
 prefixes; four of its modules are built but never used by the official forward pass (difference
-C21 in :mod:`gconet_lab.paper_vs_code`) and are dropped with a note.
+C21 in :mod:`gconet_lab.studies.paper_vs_code`) and are dropped with a note.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ RUN_TIMEOUT = 900  # seconds for one notebook's Run All under the fast profile (
 def uses_widgets(path: Path) -> bool:
     """Whether a code cell of the notebook imports ipywidgets or the project's widgets."""
     cells = json.loads(path.read_text())["cells"]
-    return any("ipywidgets" in "".join(cell["source"]) or "gconet_lab.widgets" in "".join(cell["source"])
+    return any("ipywidgets" in "".join(cell["source"]) or "gconet_lab.lab.widgets" in "".join(cell["source"])
                for cell in cells if cell["cell_type"] == "code")
 
 

@@ -9,7 +9,7 @@ shape per instance (a YOLO-seg label line) or per polygon of a COCO annotation:
   segmentations (e.g. crowds) need ``pycocotools`` and fail with a clear error without it.
   Degenerate COCO polygons (fewer than 3 points) are skipped.
 
-Users: ``data_scripts/coco_groups.py`` (COCO-SEG-style groups, Sec. 4.1) and
+Users: :mod:`gconet_lab.data.sources.coco_groups` (COCO-SEG-style groups, Sec. 4.1) and
 :mod:`gconet_lab.data.sources.copy_paste` (copy-paste groups).
 """
 

@@ -1,6 +1,6 @@
 """The public sources of the raw data the project uses, beside the benchmark registry.
 
-``data_scripts/benchmarks.py`` lists the CoSOD benchmarks, which must be fetched by hand; the two
+:mod:`gconet_lab.data.sources.benchmarks` lists the CoSOD benchmarks, which must be fetched by hand; the two
 small sets here have plain public addresses and are downloaded on demand by
 :func:`gconet_lab.data.sources.locate.raw_data_root`. Each :class:`RawSource` says where its
 archive is, how large it is, under which licence, and how the archive's folders map onto the

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gconet_lab.data import Group, GroupTestDataset, read_image, read_mask
-from gconet_lab.evaluate import predict_group
+from gconet_lab.inference.evaluate import predict_group
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, x1 and y1 exclusive
 

@@ -5,7 +5,7 @@ fps"). The reference eager forward (:class:`~gconet_lab.models.GCoNetPlus` in ev
 runs only encoder -> GAM consensus -> FPN decoder -> CEM: GCM "can be fully discarded" at test time
 (Sec. 3.3), and ACM/RACM (Sec. 3.6) only train the encoder. The official code is different here:
 it still runs the ACM classifier and the whole RACM re-encoding (a second encoder pass over the
-masked images) at inference (difference C20 in :mod:`gconet_lab.paper_vs_code`), so its timings include them.
+masked images) at inference (difference C20 in :mod:`gconet_lab.studies.paper_vs_code`), so its timings include them.
 
 :class:`FastGCoNet` runs that same eval forward on a leaner copy of the model:
 
@@ -93,7 +93,7 @@ class FastGCoNet(nn.Module):
     ``model`` without its training-only modules and with every BatchNorm folded, so any change to
     the model's eval path applies here too. ``FastGCoNet(model)(images).saliency`` equals
     ``model.eval()(images).saliency`` to float32 rounding; it is a drop-in replacement in
-    :func:`gconet_lab.evaluate.predict_group`. The copy shares nothing with ``model``: later
+    :func:`gconet_lab.inference.evaluate.predict_group`. The copy shares nothing with ``model``: later
     training of ``model`` does not change it.
     """
 

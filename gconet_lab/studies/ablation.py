@@ -32,7 +32,7 @@ import torch
 
 from gconet_lab.config import GCoNetConfig, make_config
 from gconet_lab.data import Group, index_set, make_test_loader, read_image, read_mask
-from gconet_lab.evaluate import predict_dataset, predict_group, predicted_pairing
+from gconet_lab.inference.evaluate import predict_dataset, predict_group, predicted_pairing
 from gconet_lab.metrics import evaluate_files
 from gconet_lab.pipeline import TEST_SET, TRAIN_SETS, train
 
@@ -150,7 +150,7 @@ def run_ablation(rows: Sequence[AblationRow], data_dir: str | Path, runs_dir: st
     """Train and evaluate ``rows``; one record per row, in order.
 
     Every row trains ``preset`` with its overrides on ``train_sets`` (same data, same seed) into
-    ``runs_dir/<row.name>``; a complete checkpoint there is reused (``gconet_lab.notebook.trained_variant``
+    ``runs_dir/<row.name>``; a complete checkpoint there is reused (``gconet_lab.lab.notebook.trained_variant``
     uses the same folders), and rows sharing a name are run once. ``epochs`` defaults to the preset's;
     ``test_groups`` keeps only the first groups of ``test_set`` (sorted by name).
     """
@@ -214,7 +214,7 @@ def plot_ablation(records: Sequence[AblationRecord], reference: str = "baseline"
 
 def qualitative_rows(models: dict[str, torch.nn.Module], groups: Sequence[Group], image_size: int,
                      per_group: int = 2) -> tuple[list[dict[str, np.ndarray]], list[str]]:
-    """Rows for :func:`gconet_lab.viz.prediction_grid` (Fig. 11): image, ground truth, one map per model.
+    """Rows for :func:`gconet_lab.lab.viz.grids.prediction_grid` (Fig. 11): image, ground truth, one map per model.
 
     Each group is predicted as one batch, as at test time; its first ``per_group`` images are shown.
     """

@@ -1,4 +1,4 @@
-"""Figures for the module walkthroughs: GAM attention (Eq. 1), GCM maps (Eq. 2), CEM binarization (Eq. 3).
+"""Feature and module maps: GAM attention (Eq. 1), GCM maps (Eq. 2), CEM binarization (Eq. 3), decoder features (Fig. 2).
 
 Plain functions that return matplotlib figures, so notebooks call them once for a static figure
 and widgets only wire a slider to them; tests call them headless.
@@ -15,7 +15,11 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from gconet_lab.data import denormalize
+from gconet_lab.lab.viz.grids import prediction_grid
 from gconet_lab.models.cem import differentiable_binarization, uncertain_fraction
+from gconet_lab.studies.pca import pca_rgb
+
+DECODER_LEVELS = ("p5", "p4", "p3", "p2", "p1", "p0")  # GCoNetIntermediates.decoder_features, coarse to fine
 
 
 def display_images(images: Tensor) -> np.ndarray:
@@ -145,3 +149,35 @@ def pixel_histograms(maps: Mapping[str, Tensor], bins: int = 20) -> plt.Figure:
         axis.set_title(f"{name}\n{uncertain_fraction(values.reshape(1, -1))[0]:.0%} of pixels in (0.1, 0.9)", fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def normalize(values: np.ndarray) -> np.ndarray:
+    """Min-max scaling to [0, 1] (a constant array becomes zeros)."""
+    values = np.asarray(values, dtype=np.float32)
+    span = float(values.max() - values.min())
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+
+def channel_mean(features: torch.Tensor) -> np.ndarray:
+    """One image's features (C, h, w) averaged over channels and scaled to [0, 1]: where the level responds."""
+    return normalize(features.detach().float().mean(dim=0).cpu().numpy())
+
+
+def decoder_features_figure(image: np.ndarray, truth: np.ndarray,
+                            models: Mapping[str, tuple[Sequence[torch.Tensor], np.ndarray]],
+                            levels: Sequence[int] = tuple(range(len(DECODER_LEVELS)))) -> plt.Figure:
+    """Fig. 2: decoder features of one image at the chosen levels, two rows per model.
+
+    ``models`` maps a model's name to (its decoder features of this image, one (C, h, w) tensor per
+    level, coarse to fine; its prediction). The first row of a model shows the channel mean, the
+    second the PCA image; the first column holds the image and the ground truth, the last the prediction.
+    """
+    columns = ["image | GT", *(DECODER_LEVELS[level] for level in levels), "prediction"]
+    rows, titles = [], []
+    for name, (features, prediction) in models.items():
+        for kind, render, first in (("mean", channel_mean, image), ("PCA", pca_rgb, truth)):
+            row = {"image | GT": first, "prediction": prediction}
+            row.update({DECODER_LEVELS[level]: render(features[level]) for level in levels})
+            rows.append(row)
+            titles.append(f"{name}: {kind}")
+    return prediction_grid(rows, columns, titles, cell=1.4)

@@ -7,15 +7,15 @@ end of every epoch and when the run is interrupted (Ctrl-C) or stopped by an err
 image), and ``resume=True`` continues from it on the same trajectory, inside an epoch too.
 Callbacks receive every step's record, so a notebook can plot live.
 
-Scale (:mod:`gconet_lab.distributed`): under ``torchrun`` the same loop runs in every process with
+Scale (:mod:`gconet_lab.engine.distributed`): under ``torchrun`` the same loop runs in every process with
 DistributedDataParallel, and ``accumulation`` sums the gradients of several two-group batches per
 step; one step then learns from ``world_size x accumulation`` whole two-group batches, on any
 number of GPUs. Only rank 0 logs, shows progress, calls the callbacks and writes checkpoints; the
 position in the epoch is saved in two-group batches, so a run resumes with any number of processes.
 
 Faults (see :meth:`Trainer.fit` and :meth:`Trainer.train_step`): the output folder is locked
-(:mod:`gconet_lab.run_folder`) and checked for write access and free space before the first step;
-SIGTERM is handled like Ctrl-C (:mod:`gconet_lab.interrupts`); a disk that fills anyway keeps the last
+(:mod:`gconet_lab.engine.run_folder`) and checked for write access and free space before the first step;
+SIGTERM is handled like Ctrl-C (:mod:`gconet_lab.engine.interrupts`); a disk that fills anyway keeps the last
 good checkpoint; a resumed run drops the log records of the steps it trains again; a step whose
 output or loss is not finite, after the CEM's own k fallback, is skipped with a warning, marked
 ``"skipped": true`` in the log, and changes nothing (weights, BatchNorm statistics, optimizer state).
@@ -41,24 +41,24 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from gconet_lab import distributed
-from gconet_lab.buffers import restore_buffers, snapshot_buffers
-from gconet_lab.checkpoint import (
+from gconet_lab.config import ConfigError, GCoNetConfig
+from gconet_lab.data.sampling import GroupPairSampler
+from gconet_lab.engine import distributed
+from gconet_lab.engine.buffers import restore_buffers, snapshot_buffers
+from gconet_lab.engine.checkpoint import (
     checkpoint_space_needed,
     read_training_checkpoint,
     restore_rng_state,
     save_training_checkpoint,
 )
-from gconet_lab.config import ConfigError, GCoNetConfig
-from gconet_lab.data.sampling import GroupPairSampler
-from gconet_lab.distributed import DistributedContext
-from gconet_lab.interrupts import terminate_as_interrupt
+from gconet_lab.engine.distributed import DistributedContext
+from gconet_lab.engine.interrupts import terminate_as_interrupt
+from gconet_lab.engine.precision import autocast, describe_precision, resolve_precision
+from gconet_lab.engine.run_folder import lock_run_folder, truncate_log
+from gconet_lab.engine.schedule import learning_rate_factor
+from gconet_lab.engine.storage import DiskFullError, ensure_writable_folder, is_disk_full
 from gconet_lab.losses import GCoNetLoss, LossBreakdown
 from gconet_lab.models.official_checkpoint import check_finite_weights
-from gconet_lab.precision import autocast, describe_precision, resolve_precision
-from gconet_lab.run_folder import lock_run_folder, truncate_log
-from gconet_lab.schedule import learning_rate_factor
-from gconet_lab.storage import DiskFullError, ensure_writable_folder, is_disk_full
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
@@ -126,8 +126,8 @@ class Trainer:
 
     ``accumulation`` two-group batches of the loader make one step; ``context`` places this process
     in a data-parallel run (its loader must then be this process's share, see ``make_train_loader``);
-    ``sync_bn`` switches to SyncBatchNorm (see :mod:`gconet_lab.distributed` for why it is off).
-    ``precision`` (:mod:`gconet_lab.precision`): ``auto`` trains with float16 mixed precision on
+    ``sync_bn`` switches to SyncBatchNorm (see :mod:`gconet_lab.engine.distributed` for why it is off).
+    ``precision`` (:mod:`gconet_lab.engine.precision`): ``auto`` trains with float16 mixed precision on
     CUDA and in float32 on CPUs; ``bf16`` opts in to bfloat16 autocast.
     """
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from gconet_lab.data import IMAGENET_MEAN, IMAGENET_STD
 from gconet_lab.models.decoder import FPNDecoder
-from gconet_lab.pca import pca_rgb
+from gconet_lab.studies.pca import pca_rgb
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
@@ -176,7 +176,7 @@ def imagenet_topk(classifier: nn.Module, image: np.ndarray, k: int = 5) -> list[
 def pyramid_figure(image: np.ndarray, pyramids: Mapping[str, Sequence[Tensor]], cell: float = 1.5) -> plt.Figure:
     """One row per pyramid: the image, then each level's features of the first image in PCA colours.
 
-    Pixels of similar colour have similar features (:func:`~gconet_lab.pca.pca_rgb`); a random encoder gives
+    Pixels of similar colour have similar features (:func:`~gconet_lab.studies.pca.pca_rgb`); a random encoder gives
     noise-like colours where an ImageNet one separates object from background.
     """
     columns = 1 + max(len(levels) for levels in pyramids.values())

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from gconet_lab.data import GroupTestDataset, index_set, read_image, read_mask
-from gconet_lab.evaluate import saliency_to_uint8
+from gconet_lab.inference.evaluate import saliency_to_uint8
 
 
 @dataclass

@@ -270,7 +270,7 @@ def render_markdown() -> str:
     lines = [
         "# The GCoNet+ paper vs its official code",
         "",
-        "Generated from `gconet_lab/paper_vs_code.py` (`DIFFERENCES`) by `python docs/make_paper_vs_code.py`;",
+        "Generated from `gconet_lab/studies/paper_vs_code.py` (`DIFFERENCES`) by `python docs/make_paper_vs_code.py`;",
         "edit the module, not this file. Sources are files and lines of the official GCoNet_plus repository",
         "(commit 6adfe2a) unless another repository is named. `make_config(..., variant=\"official\")` sets",
         "every option of the last column; each can also be set alone.",

@@ -34,9 +34,9 @@ from pytorch_grad_cam.utils.model_targets import (
 )
 from torch import Tensor, nn
 
-from gconet_lab.apps import adaptive_threshold
 from gconet_lab.models import GCoNetPlus
 from gconet_lab.models.classifier import ClassPredictor, mask_images
+from gconet_lab.studies.apps import adaptive_threshold
 
 CAM_METHODS: dict[str, type[BaseCAM]] = {"Grad-CAM": GradCAM, "Grad-CAM++": GradCAMPlusPlus, "EigenCAM": EigenCAM}
 Output = Literal["class", "saliency"]

@@ -1,10 +1,10 @@
-"""Live training curves in a notebook: a Trainer callback (``gconet_lab.train``) that redraws the loss plot.
+"""Live training curves in a notebook: a Trainer callback (``gconet_lab.engine.train``) that redraws the loss plot.
 
     live = LiveLossCurves(every=10)
     train(config, data_dir, out_dir, callbacks=[live])
 
 Every ``every`` steps the cell's output is replaced (``clear_output(wait=True)``, so it does not
-flicker) by :func:`gconet_lab.viz.loss_curves` of all records so far: one curve per term of Eq. 11.
+flicker) by :func:`gconet_lab.lab.viz.metric_plots.loss_curves` of all records so far: one curve per term of Eq. 11.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from IPython.display import clear_output, display
 
-from gconet_lab.viz import loss_curves
+from gconet_lab.lab.viz.metric_plots import loss_curves
 
 
 class LiveLossCurves:

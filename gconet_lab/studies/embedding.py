@@ -14,7 +14,7 @@ from torch import Tensor
 
 from gconet_lab.models import GCoNetPlus
 from gconet_lab.models.classifier import ClassPredictor, mask_images
-from gconet_lab.pca import principal_components
+from gconet_lab.studies.pca import principal_components
 
 
 def masked_image_features(model: GCoNetPlus, images: Tensor, masks: Tensor) -> Tensor:
@@ -28,7 +28,7 @@ def masked_image_features(model: GCoNetPlus, images: Tensor, masks: Tensor) -> T
 
 
 def pca_2d(features: Tensor) -> tuple[Tensor, Tensor]:
-    """Project (N, C) features onto their two principal axes (:func:`~gconet_lab.pca.principal_components`).
+    """Project (N, C) features onto their two principal axes (:func:`~gconet_lab.studies.pca.principal_components`).
 
     Returns the (N, 2) coordinates and the fraction of the total variance each axis explains.
     The sign of each axis is fixed (its largest coordinate is positive), so plots are reproducible.

@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 
 from gconet_lab.config import GCoNetConfig
-from gconet_lab.fast_inference import make_fast_model, max_abs_difference
+from gconet_lab.engine.train import make_optimizer
+from gconet_lab.inference.fast_inference import make_fast_model, max_abs_difference
 from gconet_lab.losses import GCoNetLoss
 from gconet_lab.metrics import OfficialParity, check_official_parity, evaluate_folders, match_pairs
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.train import make_optimizer
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ N = min(#A, #B, 32), 320 epochs; Sec. 4.3) trained on one training set or a comb
 Train-1 DUTS_class, Train-2 COCO-9k, Train-3 COCO-SEG (Sec. 4.1). A combination pools the groups of
 its sets in one sampler; groups of the same name share one class and are never paired. (The official
 script instead zips a DUTS_class and a COCO-SEG loader and adds both batches' losses in each step,
-difference C1 in :mod:`gconet_lab.paper_vs_code`.) :attr:`Recipe.expected` holds the Table 3 numbers the run should approach
+difference C1 in :mod:`gconet_lab.studies.paper_vs_code`.) :attr:`Recipe.expected` holds the Table 3 numbers the run should approach
 on CoCA, CoSOD3k and CoSal2015, in the keys of :mod:`gconet_lab.metrics` (maxE, S, maxF, MAE).
 
-``cpu-copypaste`` is the recipe of the model that ships with the package (:mod:`gconet_lab.shipped`):
+``cpu-copypaste`` is the recipe of the model that ships with the package (:mod:`gconet_lab.engine.shipped`):
 the ``cpu`` preset with a learning-rate schedule, trained on copy-paste groups and COCO128 groups
 (its measurements are in the comment above it).
 """
@@ -47,7 +47,7 @@ class Recipe:
     def groups(self) -> int:
         """Training groups (Sec. 4.1), i.e. two-group batches per epoch (before groups of one image are left out)."""
         # imported here: it loads torch, which the command line's --help does without
-        from data_scripts.benchmarks import BENCHMARKS
+        from gconet_lab.data.sources.benchmarks import BENCHMARKS
 
         return sum(BENCHMARKS[name].n_groups for name in self.sets)
 

@@ -44,7 +44,7 @@ def project_root() -> Path:
     for folder in (start, *start.parents):
         if (folder / "pyproject.toml").is_file() and (folder / "gconet_lab").is_dir():
             return folder
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def outputs_dir() -> Path:

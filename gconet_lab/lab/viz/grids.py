@@ -30,21 +30,3 @@ def prediction_grid(rows: Sequence[dict[str, np.ndarray]], columns: Sequence[str
     return figure
 
 
-def loss_curves(history: Sequence[dict[str, float]], terms: Sequence[str] | None = None, smooth: int = 1) -> plt.Figure:
-    """Per-term training losses against the step (Eq. 11's terms), optionally moving-averaged."""
-    terms = terms or [k for k in ("total", "bce", "iou", "gcm", "gst", "acm", "racm") if k in history[0]]
-    figure, axis = plt.subplots(figsize=(6, 3.5))
-    steps = np.array([record["step"] for record in history])
-    for term in terms:
-        values = np.array([record[term] for record in history], dtype=float)
-        if smooth > 1 and len(values) >= smooth:
-            values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
-            axis.plot(steps[smooth - 1:], values, label=term)
-        else:
-            axis.plot(steps, values, label=term)
-    axis.set_yscale("log")
-    axis.set_xlabel("step")
-    axis.set_ylabel("loss (unweighted)")
-    axis.legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    return figure

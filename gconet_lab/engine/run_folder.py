@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from gconet_lab.storage import OutputFolderError
+from gconet_lab.engine.storage import OutputFolderError
 
 LOCK_NAME = ".lock"
 

@@ -26,7 +26,7 @@ from gconet_lab.config import ConfigError, GCoNetConfig
 from gconet_lab.models.official_checkpoint import CheckpointError, check_finite_weights, read_checkpoint_file
 
 CHECKPOINT_FORMAT = "gconet_lab/1"
-WEIGHTS_FORMAT = "gconet_lab/weights-1"  # a trained model without optimizer or position (gconet_lab.shipped)
+WEIGHTS_FORMAT = "gconet_lab/weights-1"  # a trained model without optimizer or position (gconet_lab.engine.shipped)
 
 
 def capture_rng_state() -> dict[str, Any]:

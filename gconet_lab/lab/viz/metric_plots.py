@@ -1,4 +1,4 @@
-"""Figures for the evaluation walkthrough (notebook 10): threshold curves, binarised maps, the S-measure split.
+"""Plots of numbers: training losses, threshold curves, binarised maps, the S-measure split, two models per image.
 
 Plain functions returning matplotlib figures; the numbers come from :mod:`gconet_lab.metrics`.
 """
@@ -91,3 +91,41 @@ def s_measure_figure(pred_norm: np.ndarray, gt: np.ndarray, centroid: tuple[int,
 
 
 __all__ = ["image_curves", "metric_curves_figure", "s_measure_figure", "threshold_strip"]
+
+
+def loss_curves(history: Sequence[dict[str, float]], terms: Sequence[str] | None = None, smooth: int = 1) -> plt.Figure:
+    """Per-term training losses against the step (Eq. 11's terms), optionally moving-averaged."""
+    terms = terms or [k for k in ("total", "bce", "iou", "gcm", "gst", "acm", "racm") if k in history[0]]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    steps = np.array([record["step"] for record in history])
+    for term in terms:
+        values = np.array([record[term] for record in history], dtype=float)
+        if smooth > 1 and len(values) >= smooth:
+            values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+            axis.plot(steps[smooth - 1:], values, label=term)
+        else:
+            axis.plot(steps, values, label=term)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss (unweighted)")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    return figure
+
+
+def paired_scores_figure(per_image_a: Sequence[dict], per_image_b: Sequence[dict], names: tuple[str, str],
+                         metric: str = "S") -> plt.Figure:
+    """Two models on the same images: one point per image, ``metric`` of model A against model B.
+
+    Records are matched by (group, name); points above the diagonal are images where B scores higher.
+    """
+    scores_b = {(record["group"], record["name"]): record[metric] for record in per_image_b}
+    pairs = np.array([(record[metric], scores_b[(record["group"], record["name"])]) for record in per_image_a])
+    figure, axis = plt.subplots(figsize=(3.6, 3.6))
+    axis.scatter(pairs[:, 0], pairs[:, 1], s=10, alpha=0.7)
+    low, high = float(np.nanmin(pairs)), float(np.nanmax(pairs))
+    axis.plot([low, high], [low, high], color="grey", linewidth=1)
+    axis.set_xlabel(f"{names[0]}: {metric}")
+    axis.set_ylabel(f"{names[1]}: {metric}")
+    figure.tight_layout()
+    return figure

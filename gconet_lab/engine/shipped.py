@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 
-from gconet_lab.checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
+from gconet_lab.engine.checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
 from gconet_lab.models.official_checkpoint import CheckpointError, read_checkpoint_file
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
 def shipped_names() -> list[str]:
@@ -88,19 +88,3 @@ def render_model_card(card: dict[str, Any]) -> str:
         lines.append(f"| {test_set} | {scores['n']} | " + " | ".join(f"{scores[m]:.4f}" for m in card["metric_names"]) + " |")
     lines += ["", card["notes"], ""]
     return "\n".join(lines)
-
-
-def score_model(model, data_dir: str | os.PathLike, test_sets: tuple[str, ...], out_dir: str | os.PathLike) -> dict[str, dict[str, float]]:
-    """Official-protocol Sα, maxF, maxE, MAE (and the image count ``n``) of ``model`` on each test set."""
-    from gconet_lab.data import index_set, make_test_loader
-    from gconet_lab.evaluate import predict_dataset, predicted_pairing, score_predictions
-
-    scores = {}
-    for test_set in test_sets:
-        indexed = index_set(data_dir, test_set, on_missing="skip")
-        predictions = predict_dataset(model, make_test_loader(indexed, model.config.image_size), Path(out_dir) / test_set,
-                                      progress=False)
-        result = score_predictions(predictions / test_set, Path(data_dir) / "gts" / test_set, Path(out_dir) / "tables",
-                                   progress=False, pairing=predicted_pairing(indexed.groups))
-        scores[test_set] = {key: round(float(result.evaluation.results[key]), 4) for key in ("S", "maxF", "maxE", "MAE", "n")}
-    return scores

@@ -1,6 +1,6 @@
 """Where the distractors are in a Synthetic set, and how much of a saliency map falls on them.
 
-The Synthetic sets (``data_scripts/synthetic.py``) hold, in every image, the group's objects and
+The Synthetic sets (:mod:`gconet_lab.data.sources.synthetic`) hold, in every image, the group's objects and
 equally salient objects of other classes; the ground truth marks only the group's objects.  To
 measure whether a model highlights the co-salient object or a distractor we also need the
 distractors' masks.  Every Synthetic group is drawn from its own seed stream, so
@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from data_scripts.synthetic import (
+from gconet_lab.data import Group, read_image
+from gconet_lab.data.sources.synthetic import (
     CLASSES,
     SPLITS,
     SceneObject,
@@ -23,7 +24,6 @@ from data_scripts.synthetic import (
     object_mask,
     render_scene,
 )
-from gconet_lab.data import Group, read_image
 
 
 def replay_group(group: Group, seed: int = 0) -> list[list[SceneObject]]:

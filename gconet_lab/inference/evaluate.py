@@ -6,9 +6,12 @@ an 8-bit PNG by truncation, as the official ``test.py`` does, under ``<out>/<set
 The folder is then scored with :mod:`gconet_lab.metrics` (the eval-co-sod protocol) and, beside it,
 with pysodmetrics, whose conventions give slightly different numbers.
 
+:func:`evaluate_model` does both for one set: every caller that scores a model (the shipped model's
+card, the exercises) goes through it.
+
 Faults: a model whose maps are not finite (diverged weights) raises :class:`NonFiniteOutputError`
 instead of writing black maps; a disk that fills up while a map is written leaves no partial file
-and raises :class:`~gconet_lab.storage.DiskFullError`.
+and raises :class:`~gconet_lab.engine.storage.DiskFullError`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from PIL import Image
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from gconet_lab.data import Group, image_size
+from gconet_lab.data import Group, image_size, index_set, make_test_loader
+from gconet_lab.engine.storage import DiskFullError, ensure_writable_folder, is_disk_full
 from gconet_lab.metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
-from gconet_lab.storage import DiskFullError, ensure_writable_folder, is_disk_full
 
 
 class NonFiniteOutputError(RuntimeError):
@@ -133,3 +136,19 @@ def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str
     else:
         evaluation = evaluate_files(pred_root, gt_root, pairing, progress=progress, also=[pysod])
     return DatasetScores(evaluation, pysod.results(), write_tables(evaluation, table_dir))
+
+
+def evaluate_model(model: torch.nn.Module, data_dir: str | Path, set_name: str, out_dir: str | Path,
+                   progress: bool = False) -> DatasetScores:
+    """Predict the CoSOD-layout set ``data_dir/<set_name>`` with ``model`` and score it: the one evaluation of a model.
+
+    The maps go to ``out_dir/<set_name>/<group>/`` and the CSV tables to ``out_dir/tables/<set_name>/``;
+    images without a mask are left out, and exactly this run's maps are scored (:func:`predicted_pairing`).
+    The model runs on the device its weights are on.
+    """
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    indexed = index_set(data_dir, set_name, on_missing="skip")
+    loader = make_test_loader(indexed, model.config.image_size)
+    predictions = predict_dataset(model, loader, out_dir, device=next(model.parameters()).device, progress=progress)
+    return score_predictions(predictions / set_name, data_dir / "gts" / set_name, out_dir / "tables" / set_name,
+                             progress=progress, pairing=predicted_pairing(indexed.groups))

@@ -1,7 +1,7 @@
 """Widgets for the analysis notebooks: thin wiring of controls to the plain figure functions.
 
 :class:`FigureBrowser` redraws a figure whenever a control changes; the builders below only choose
-the controls and what to draw, with the functions of :mod:`gconet_lab.viz_analysis`. Tests change
+the controls and what to draw, with the functions of :mod:`gconet_lab.lab.viz.overlays`. Tests change
 control values headless and check that the figure is redrawn.
 """
 
@@ -16,7 +16,11 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from gconet_lab.analysis import (
+from gconet_lab.data import read_mask
+from gconet_lab.lab.viz.feature_maps import DECODER_LEVELS, decoder_features_figure
+from gconet_lab.lab.viz.overlays import failure_figure
+from gconet_lab.models import GCoNetPlus
+from gconet_lab.studies.analysis import (
     GroupBatch,
     GroupPrediction,
     group_names,
@@ -24,9 +28,6 @@ from gconet_lab.analysis import (
     predict_with_features,
     worst_images,
 )
-from gconet_lab.data import read_mask
-from gconet_lab.models import GCoNetPlus
-from gconet_lab.viz_analysis import DECODER_LEVELS, decoder_features_figure, failure_figure
 
 
 class FigureBrowser:
@@ -100,7 +101,7 @@ def failure_browser(per_image: list[dict], prediction_roots: Mapping[str, str | 
     """Fig. 15: the worst images of each group by a metric of ``per_image``, with every model's prediction and errors.
 
     ``prediction_roots`` maps a model's name to its predicted set, ``<root>/<group>/<name>.png``
-    (:func:`gconet_lab.evaluate.predict_dataset`); ``per_image`` ranks the images (usually the first model's).
+    (:func:`gconet_lab.inference.evaluate.predict_dataset`); ``per_image`` ranks the images (usually the first model's).
     """
     groups = sorted({record["group"] for record in per_image})
 
