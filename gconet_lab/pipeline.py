@@ -4,8 +4,10 @@
   coco128-seg and a synthetic co-saliency set for training, iCoseg for testing; the raw sets are
   found locally or downloaded once (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
 * :func:`train` trains one configuration on CoSOD-layout sets.
-* :func:`get_trained_model` loads a cached checkpoint or trains the ``cpu`` preset, so every notebook
-  can run on its own; an official GCoNet+ checkpoint can be used instead by setting one path.
+* :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste``).
+* :func:`get_trained_model` loads the shipped model (or one named by ``$GCONET_LAB_MODEL``), so every
+  notebook can run on its own without training; an official GCoNet+ checkpoint can be used instead
+  by setting one path.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from gconet_lab.data.sources.icoseg import convert_icoseg
 from gconet_lab.data.sources.locate import raw_data_root, shared_data_folder
 from gconet_lab.data.sources.synthetic import generate as generate_synthetic
 from gconet_lab.engine import distributed
-from gconet_lab.engine.checkpoint import model_from_training_checkpoint, read_training_checkpoint
-from gconet_lab.engine.train import CHECKPOINT_NAME, Trainer, TrainResult
+from gconet_lab.engine.checkpoint import load_any_model
+from gconet_lab.engine.recipes import RECIPES
+from gconet_lab.engine.shipped import DEFAULT_MODEL, resolve_checkpoint
+from gconet_lab.engine.train import Trainer, TrainResult
 from gconet_lab.models import GCoNetPlus, official_model
 from gconet_lab.models.gconet_plus import deepest_channels
 
@@ -121,28 +125,29 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
     return TrainedModel(model.eval(), result, class_names)
 
 
-def get_trained_model(out_dir: str | Path = "outputs/cpu_model", official_checkpoint: str | Path | None = None,
-                      data_dir: str | Path = "outputs/data", device: str | None = None,
-                      epochs: int | None = None) -> GCoNetPlus:
-    """The model the notebooks study: an official checkpoint if given, else the cached or newly trained ``cpu`` preset.
+def train_recipe(recipe: str, data_dir: str | Path, out_dir: str | Path, epochs: int | None = None,
+                 device: str | None = None, progress: bool = True, callbacks=(), **overrides) -> TrainedModel:
+    """Train a recipe of :mod:`gconet_lab.engine.recipes` (its preset, options and sets), changed by ``overrides``.
 
-    ``official_checkpoint`` (or the environment variable ``GCONET_OFFICIAL_CHECKPOINT``) points to an
-    official GCoNet+ ``.pth``; it is loaded into the ``paper`` preset with ``variant="official"``.
-    ``epochs`` shortens the training (the notebooks' fast profile); a cached checkpoint counts as
-    trained once it has reached that many epochs.
+    ``train_recipe("cpu-copypaste", data, out, use_gam=False, use_gcm=False)`` is the shipped
+    model's recipe without GAM and GCM; ``epochs`` overrides the recipe's; ``callbacks`` as in :func:`train`.
     """
-    official_checkpoint = official_checkpoint or os.environ.get("GCONET_OFFICIAL_CHECKPOINT")
+    chosen = RECIPES[recipe]
+    config = make_config(chosen.preset, **{**chosen.config_options, **overrides})
+    return train(config, data_dir, out_dir, chosen.sets, epochs=epochs, device=device, progress=progress, callbacks=callbacks)
+
+
+def get_trained_model(model: str | Path | None = None, device: str | None = None) -> GCoNetPlus:
+    """The model the notebooks study, in eval mode, without training anything.
+
+    In this order: an official GCoNet+ ``.pth`` named by ``$GCONET_OFFICIAL_CHECKPOINT`` (loaded
+    into the ``paper`` preset with ``variant="official"``); else ``model`` or ``$GCONET_LAB_MODEL``,
+    a shipped model's short name or a gconet-lab checkpoint; else the shipped
+    :data:`~gconet_lab.engine.shipped.DEFAULT_MODEL`.
+    """
+    official_checkpoint = os.environ.get("GCONET_OFFICIAL_CHECKPOINT")
     if official_checkpoint:
-        return official_model(official_checkpoint)
-    checkpoint = Path(out_dir) / CHECKPOINT_NAME
-    if checkpoint.exists():
-        payload = read_training_checkpoint(checkpoint)
-        if payload["epoch"] >= (epochs or payload["config"]["epochs"]):
-            return model_from_training_checkpoint(payload, checkpoint)
-    config = make_config("cpu", **({"epochs": epochs} if epochs else {}))
-    print(f"no trained cpu model at {checkpoint}: training the cpu preset ({config.epochs} epochs) ...")
-    started = time.perf_counter()
-    prepare_default_data(data_dir)
-    trained = train(config, data_dir, out_dir, device=device)
-    print(f"trained in {time.perf_counter() - started:.0f}s")
-    return trained.model
+        loaded = official_model(official_checkpoint)
+    else:
+        loaded = load_any_model(resolve_checkpoint(model or os.environ.get("GCONET_LAB_MODEL") or DEFAULT_MODEL))
+    return loaded.to(device or "cpu").eval()

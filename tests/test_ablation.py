@@ -8,6 +8,7 @@ import torch
 
 from gconet_lab.config import make_config
 from gconet_lab.data import index_set
+from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, Recipe
 from gconet_lab.losses import GCoNetLoss
 from gconet_lab.models import GCoNetPlus
 from gconet_lab.studies.ablation import (
@@ -25,13 +26,15 @@ from gconet_lab.studies.ablation import (
     run_ablation,
 )
 
+# The rows' switches on the tiny preset, trained on the "Train" set of the fixtures below
+TINY_RECIPE = Recipe("tiny-test", "tiny test", ("Train",), preset="tiny")
 # The Eq. 11 term each component adds to a training step (BN adds none).
 LOSS_TERM = {"HL": "iou", "RACM": "racm", "GST": "gst"}
 
 
 def switched_off(row) -> set[str]:
     """The components whose switch the row's configuration turns off (against the full GCoNet+)."""
-    config, full = row.config("tiny"), make_config("tiny")
+    config, full = row.config(TINY_RECIPE), make_config("tiny")
     return {component for component, switch in SWITCHES.items() if getattr(config, switch) != getattr(full, switch)}
 
 
@@ -45,7 +48,7 @@ def test_each_row_switches_off_exactly_the_unticked_components(row):
 
 @pytest.mark.parametrize("row", ABLATION_ROWS, ids=lambda row: f"T{row.table}-{row.paper_id}")
 def test_each_row_builds_a_model_with_exactly_its_modules_and_loss_terms(row):
-    config = row.config("tiny")
+    config = row.config(TINY_RECIPE)
     model = GCoNetPlus(config).train()
     images = torch.randn(4, 3, 64, 64)
     losses = GCoNetLoss(config)(model(images), (images[:, :1] > 0).float(), torch.tensor([0, 0, 1, 1]))
@@ -87,7 +90,7 @@ def tiny_data(write_cosod_set):
 
 
 def run_tiny(rows, data, runs, **kwargs):
-    return run_ablation(rows, data, runs, preset="tiny", epochs=1, train_sets=("Train",), test_set="Test", **kwargs)
+    return run_ablation(rows, data, runs, TINY_RECIPE, epochs=1, test_set="Test", **kwargs)
 
 
 def test_run_ablation_trains_each_row_once_and_reuses_cached_runs(tiny_data, tmp_path):
@@ -132,3 +135,11 @@ def test_qualitative_rows_have_the_image_the_mask_and_one_map_per_model(tiny_dat
     assert titles == ["dog", "dog", "eel", "eel"]
     assert list(rows[0]) == ["image", "ground truth", "a", "b"]
     assert rows[0]["a"].shape == rows[0]["ground truth"].shape == rows[0]["image"].shape[:2] == (40, 48)
+
+
+def test_a_row_is_the_shipped_recipe_with_its_switches_by_default():
+    row = rows_named(["racm"])[0]
+    recipe = RECIPES[CPU_RECIPE]
+    config = row.config()
+    assert config == make_config(recipe.preset, **recipe.config_options, **row.overrides)
+    assert (config.lr_schedule, config.use_racm, config.use_cem) == (recipe.config_options["lr_schedule"], True, False)

@@ -16,6 +16,7 @@ from gconet_lab.studies.cam import (
     class_targets,
     group_class,
     masked_inputs,
+    mean_on_and_off,
     saliency_targets,
     target_gradient_norms,
 )
@@ -79,3 +80,20 @@ def test_a_grad_cam_of_an_image_without_target_or_mixing_is_blank(images):
     model = tiny_model()
     maps = class_activation_maps(model, images, "class", first_image_only(model, images, "class"), ["Grad-CAM"])
     assert maps["Grad-CAM"][1:].max() == 0
+
+
+def test_mean_on_and_off_resizes_the_mask_and_averages_each_side():
+    cam = np.zeros((4, 4))
+    cam[:2, :2] = 1.0  # the top-left quarter lights up
+    cam[3, 3] = 0.6
+    mask = np.zeros((8, 8))
+    mask[:4, :4] = 1.0  # the top-left quarter at twice the size
+    on, off = mean_on_and_off(cam, mask)
+    assert on == 1.0 and off == pytest.approx(0.6 / 12)
+    assert mean_on_and_off(1.0 - cam, mask)[0] < mean_on_and_off(1.0 - cam, mask)[1]  # a CAM of the background
+
+
+def test_mean_on_and_off_refuses_a_mask_without_background_or_object():
+    for mask in (np.zeros((8, 8)), np.ones((8, 8))):
+        with pytest.raises(ValueError, match="part of the image"):
+            mean_on_and_off(np.ones((4, 4)), mask)

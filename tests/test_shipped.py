@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from gconet_lab.engine.checkpoint import load_any_model
 from gconet_lab.engine.shipped import (
@@ -49,3 +50,25 @@ def test_card_metrics_are_reproduced_on_icoseg(tmp_path, icoseg_root):
     for metric in card["metric_names"]:
         assert scores[metric] == pytest.approx(card["metrics"]["iCoseg"][metric], abs=0.002), metric
     assert scores["S"] > 0.6 and scores["maxF"] > 0.6  # well above the centre prior (S 0.53, maxF 0.43)
+
+
+def test_the_notebooks_model_is_the_shipped_one_unless_named(tmp_path, monkeypatch):
+    from gconet_lab.engine.checkpoint import model_from_training_checkpoint
+    from gconet_lab.pipeline import get_trained_model
+
+    monkeypatch.delenv("GCONET_OFFICIAL_CHECKPOINT", raising=False)
+    monkeypatch.delenv("GCONET_LAB_MODEL", raising=False)
+    model = get_trained_model()  # nothing is trained: loading only
+    shipped = read_checkpoint_file(WEIGHTS_DIR / f"{NAME}.pt")["model"]
+    assert not model.training
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, shipped[name].to(tensor.dtype)), name
+    # $GCONET_LAB_MODEL names another model: here a copy with its first weight changed
+    payload = read_checkpoint_file(WEIGHTS_DIR / f"{NAME}.pt")
+    first = next(name for name, tensor in payload["model"].items() if tensor.is_floating_point())
+    payload["model"][first] = payload["model"][first] + 1
+    torch.save(payload, tmp_path / "other.pt")
+    monkeypatch.setenv("GCONET_LAB_MODEL", str(tmp_path / "other.pt"))
+    other = get_trained_model()
+    assert torch.equal(other.state_dict()[first], model_from_training_checkpoint(payload).state_dict()[first])
+    assert not torch.equal(other.state_dict()[first], model.state_dict()[first])

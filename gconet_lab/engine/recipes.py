@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 TEST_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
+CPU_RECIPE = "cpu-copypaste"  # the shipped model's recipe; the main job and the notebooks' variants train it too
 METRICS = ("maxE", "S", "maxF", "MAE")  # Table 3's column order: E_xi max, S_alpha, F_beta max, MAE
 
 

@@ -28,6 +28,8 @@ from gconet_lab.engine.checkpoint import WEIGHTS_FORMAT, model_from_training_che
 from gconet_lab.models.official_checkpoint import CheckpointError, read_checkpoint_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_MODEL = "cpu-copypaste"
+"""The shipped model the notebooks study (:func:`gconet_lab.pipeline.get_trained_model`)."""
 
 
 def shipped_names() -> list[str]:
@@ -62,7 +64,7 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Pat
     return out
 
 
-def load_shipped_model(name: str = "cpu-copypaste", device: str | torch.device = "cpu"):
+def load_shipped_model(name: str = DEFAULT_MODEL, device: str | torch.device = "cpu"):
     """The shipped model ``name`` in eval mode (float32 weights rounded from the stored float16)."""
     path = WEIGHTS_DIR / f"{name}.pt"
     if not path.is_file():
@@ -70,7 +72,7 @@ def load_shipped_model(name: str = "cpu-copypaste", device: str | torch.device =
     return model_from_training_checkpoint(read_checkpoint_file(path), path).to(device)
 
 
-def read_model_card(name: str = "cpu-copypaste") -> dict[str, Any]:
+def read_model_card(name: str = DEFAULT_MODEL) -> dict[str, Any]:
     """The model card of a shipped model (``<name>.json``)."""
     return json.loads((WEIGHTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 

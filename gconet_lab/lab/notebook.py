@@ -20,11 +20,12 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from gconet_lab.config import make_config
+from gconet_lab.engine.recipes import CPU_RECIPE
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.pipeline import get_trained_model, prepare_default_data, train
+from gconet_lab.pipeline import get_trained_model, prepare_default_data, train_recipe
 
 FAST_PROFILE_ENV = "GCONET_LAB_FAST"
+RECIPE = CPU_RECIPE  # the shipped model's recipe: own_model and trained_variant train it
 T = TypeVar("T")
 
 
@@ -57,8 +58,8 @@ def default_data() -> Path:
     return prepare_default_data(outputs_dir() / "data", verbose=False)
 
 
-def trained_model_dir() -> Path:
-    """Where :func:`trained_model` keeps the ``cpu`` preset's run: ``outputs/cpu_model`` (``cpu_model_fast``)."""
+def own_model_dir() -> Path:
+    """Where :func:`own_model` keeps its run: ``outputs/cpu_model`` (``cpu_model_fast``)."""
     return outputs_dir() / pick("cpu_model", "cpu_model_fast")
 
 
@@ -68,25 +69,34 @@ def variants_dir() -> Path:
 
 
 def trained_model(device: str | None = None) -> GCoNetPlus:
-    """The model the notebooks study, in eval mode.
+    """The model the notebooks study, in eval mode, loaded without training.
 
-    An official GCoNet+ checkpoint when ``$GCONET_OFFICIAL_CHECKPOINT`` names one; otherwise the
-    ``cpu`` preset from its cached checkpoint, trained first if there is none (one epoch under the
-    fast profile, the preset's epochs otherwise; it prints how long that took).
+    The shipped model (``gconet_lab/weights/``, see its model card) in both profiles; an official
+    GCoNet+ checkpoint when ``$GCONET_OFFICIAL_CHECKPOINT`` names one, or another shipped model or
+    checkpoint named by ``$GCONET_LAB_MODEL`` (:func:`gconet_lab.pipeline.get_trained_model`).
     """
-    model = get_trained_model(trained_model_dir(), data_dir=default_data(), device=device, epochs=pick(None, 1))
-    return model.eval()
+    return get_trained_model(device=device)
+
+
+def own_model(epochs: int | None = None, progress: bool = True) -> GCoNetPlus:
+    """The shipped model's recipe trained here from scratch (once, then cached in :func:`own_model_dir`).
+
+    ``epochs`` defaults to the recipe's (1 under the fast profile); a cached run is resumed until it
+    has that many epochs.
+    """
+    trained = train_recipe(RECIPE, default_data(), own_model_dir(), epochs=epochs or pick(None, 1), progress=progress)
+    return trained.model.eval()
 
 
 def trained_variant(name: str, epochs: int | None = None, progress: bool = False, **overrides) -> GCoNetPlus:
-    """The ``cpu`` preset changed by ``overrides`` (e.g. ``use_gam=False``), trained once and cached.
+    """The shipped model's recipe changed by ``overrides`` (e.g. ``use_gam=False``), trained once and cached.
 
     Checkpoints live under ``outputs/variants/<name>`` (``variants_fast`` under the fast profile);
-    ``epochs`` defaults to the preset's (1 under the fast profile). A cached run with the same
+    ``epochs`` defaults to the recipe's (1 under the fast profile). A cached run with the same
     name but other overrides is refused with the options that differ.
     """
-    config = make_config("cpu", **overrides)
-    trained = train(config, default_data(), variants_dir() / name, epochs=epochs or pick(config.epochs, 1), progress=progress)
+    trained = train_recipe(RECIPE, default_data(), variants_dir() / name, epochs=epochs or pick(None, 1),
+                           progress=progress, **overrides)
     return trained.model.eval()
 
 
@@ -98,4 +108,4 @@ def setup(seed: int = 0) -> str:
     return f"profile: {'fast' if fast_profile() else 'full'}"
 
 
-__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "trained_model", "trained_model_dir", "trained_variant", "variants_dir"]
+__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "own_model", "own_model_dir", "trained_model", "trained_variant", "variants_dir"]

@@ -32,9 +32,10 @@ import torch
 
 from gconet_lab.config import GCoNetConfig, make_config
 from gconet_lab.data import Group, index_set, make_test_loader, read_image, read_mask
+from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, Recipe
 from gconet_lab.inference.evaluate import predict_dataset, predict_group, predicted_pairing
 from gconet_lab.metrics import evaluate_files
-from gconet_lab.pipeline import TEST_SET, TRAIN_SETS, train
+from gconet_lab.pipeline import TEST_SET, train
 
 PAPER_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
 METRICS = ("S", "maxF", "maxE", "MAE")  # MAE: lower is better
@@ -60,8 +61,9 @@ class AblationRow:
     overrides: dict[str, Any]  # applied to the preset: make_config(preset, **overrides)
     paper: dict[str, dict[str, float]] = field(repr=False)  # {CoCA|CoSOD3k|CoSal2015: scores}
 
-    def config(self, preset: str = "cpu") -> GCoNetConfig:
-        return make_config(preset, **self.overrides)
+    def config(self, recipe: Recipe = RECIPES[CPU_RECIPE]) -> GCoNetConfig:
+        """The row's switches applied to ``recipe``'s preset and options (by default the shipped model's recipe)."""
+        return make_config(recipe.preset, **{**recipe.config_options, **self.overrides})
 
 
 # Table 1's rows are built without Table 2's components (its ID 5 is Table 2's ID 1).
@@ -130,10 +132,10 @@ class AblationRecord:
     cached: bool  # True when the checkpoint was already complete and nothing was trained
 
 
-def train_and_score(row: AblationRow, data_dir: Path, run_dir: Path, preset: str, epochs: int | None,
-                    train_sets: Sequence[str], groups: Sequence[Group], progress: bool) -> AblationRecord:
+def train_and_score(row: AblationRow, data_dir: Path, run_dir: Path, recipe: Recipe, epochs: int | None,
+                    groups: Sequence[Group], progress: bool) -> AblationRecord:
     """Train one row (or load its complete checkpoint), predict ``groups`` and score them (Sec. 4.2-4.3)."""
-    trained = train(row.config(preset), data_dir, run_dir, sets=tuple(train_sets), epochs=epochs, progress=progress)
+    trained = train(row.config(recipe), data_dir, run_dir, sets=recipe.sets, epochs=epochs, progress=progress)
     model = trained.model
     loader = make_test_loader(groups, model.config.image_size)
     predictions = predict_dataset(model, loader, run_dir / "predictions", next(model.parameters()).device, progress)
@@ -144,14 +146,15 @@ def train_and_score(row: AblationRow, data_dir: Path, run_dir: Path, preset: str
                           cached=not trained.result.history)
 
 
-def run_ablation(rows: Sequence[AblationRow], data_dir: str | Path, runs_dir: str | Path, preset: str = "cpu",
-                 epochs: int | None = None, train_sets: Sequence[str] = TRAIN_SETS, test_set: str = TEST_SET,
+def run_ablation(rows: Sequence[AblationRow], data_dir: str | Path, runs_dir: str | Path,
+                 recipe: Recipe = RECIPES[CPU_RECIPE], epochs: int | None = None, test_set: str = TEST_SET,
                  test_groups: int | None = None, progress: bool = False) -> list[AblationRecord]:
     """Train and evaluate ``rows``; one record per row, in order.
 
-    Every row trains ``preset`` with its overrides on ``train_sets`` (same data, same seed) into
-    ``runs_dir/<row.name>``; a complete checkpoint there is reused (``gconet_lab.lab.notebook.trained_variant``
-    uses the same folders), and rows sharing a name are run once. ``epochs`` defaults to the preset's;
+    Every row trains ``recipe`` (preset, options and sets; by default the shipped model's) changed by
+    the row's switches (same data, same seed) into ``runs_dir/<row.name>``; a complete checkpoint there
+    is reused (``gconet_lab.lab.notebook.trained_variant`` uses the same folders and recipe), and rows
+    sharing a name are run once. ``epochs`` defaults to the recipe's;
     ``test_groups`` keeps only the first groups of ``test_set`` (sorted by name).
     """
     data_dir, runs_dir = Path(data_dir), Path(runs_dir)
@@ -159,7 +162,7 @@ def run_ablation(rows: Sequence[AblationRow], data_dir: str | Path, runs_dir: st
     done: dict[str, AblationRecord] = {}
     for row in rows:
         if row.name not in done:
-            done[row.name] = train_and_score(row, data_dir, runs_dir / row.name, preset, epochs, train_sets, groups, progress)
+            done[row.name] = train_and_score(row, data_dir, runs_dir / row.name, recipe, epochs, groups, progress)
     return [replace(done[row.name], row=row) for row in rows]
 
 

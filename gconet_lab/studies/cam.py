@@ -125,5 +125,21 @@ def target_gradient_norms(model: GCoNetPlus, images: Tensor, output: Output, tar
     return gradient.flatten(1).norm(dim=1)
 
 
+def mean_on_and_off(cam: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """The mean of a CAM on the object and off it: ``(mean over mask >= 0.5, mean over the rest)``.
+
+    ``mask`` is the ground truth at any size; it is resized to the CAM's (nearest neighbour). A CAM
+    that points at the object has the larger mean on it; means, not sums, so that a small object is
+    not outweighed by a large background.
+    """
+    height, width = cam.shape
+    rows = np.arange(height) * mask.shape[0] // height
+    cols = np.arange(width) * mask.shape[1] // width
+    on = mask[np.ix_(rows, cols)] >= 0.5
+    if on.all() or not on.any():
+        raise ValueError("the mask must cover part of the image, not none or all of it")
+    return float(cam[on].mean()), float(cam[~on].mean())
+
+
 __all__ = ["CAM_METHODS", "CamModel", "NoTarget", "class_activation_maps", "class_targets", "group_class", "masked_inputs",
-           "saliency_targets", "target_gradient_norms"]
+           "mean_on_and_off", "saliency_targets", "target_gradient_norms"]
