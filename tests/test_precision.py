@@ -1,11 +1,18 @@
-"""Precision choices: what ``auto`` means, bf16 autocast in training, the bf16 fast inference path."""
+"""Precision choices: what ``auto`` means, bf16 autocast in training, the bf16 fast inference path, and where
+bf16 is native (elsewhere the command line refuses it)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from gconet_lab.engine.precision import autocast, resolve_precision
+from gconet_lab.engine.precision import (
+    PrecisionUnsupportedError,
+    autocast,
+    check_native_precision,
+    has_native_bf16,
+    resolve_precision,
+)
 from gconet_lab.engine.train import Trainer
 from gconet_lab.inference.fast_inference import make_fast_model
 from gconet_lab.models import GCoNetPlus
@@ -49,3 +56,23 @@ def test_bf16_fast_path_is_close_to_float32(tiny_config):
     assert 0 < (output - reference).abs().max().item() < 0.05  # 8 mantissa bits: close, not equal
     with pytest.raises(ValueError, match="precision"):
         make_fast_model(model, precision="fp16")
+
+
+# --- where bf16 is native, and the command line refusing it elsewhere ---------------------------
+
+ZEN4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nflags\t\t: fpu sse avx2 fma avx512f avx512bw avx512_bf16\n"
+SKYLAKE = "vendor_id\t: GenuineIntel\nflags\t\t: fpu sse avx2 fma avx512f avx512bw avx512vl\n"
+SAPPHIRE_RAPIDS = "vendor_id\t: GenuineIntel\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    assert has_native_bf16(CPU, ZEN4) and has_native_bf16(CPU, SAPPHIRE_RAPIDS)
+    assert not has_native_bf16(CPU, SKYLAKE)  # AVX-512 without bf16 arithmetic: oneDNN would emulate it
+    assert not has_native_bf16(CPU, "")  # no /proc/cpuinfo: not known, so not native
+
+
+def test_bf16_is_refused_where_it_would_be_emulated(monkeypatch):
+    monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: False)
+    check_native_precision("fp32", CPU)  # float32 is never refused
+    with pytest.raises(PrecisionUnsupportedError, match="AVX-512 BF16 or AMX.*use --precision fp32"):
+        check_native_precision("bf16", CPU)
