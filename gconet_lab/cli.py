@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from gconet_lab.engine.precision import PRECISIONS
+from gconet_lab.engine.precision import INFERENCE_PRECISIONS, PRECISIONS
 from gconet_lab.engine.recipes import RECIPES
 
 DESCRIPTION = """\
@@ -22,6 +22,10 @@ Typical session:
   gconet-lab predict --checkpoint runs/cpu/checkpoint.pt --images my_photos/ --out my_maps/
   gconet-lab benchmark --preset paper --device cpu     # speed: reference vs fast inference, training, evaluation
 """
+
+INFERENCE_PRECISION_HELP = ("fp32 (default): the model as trained; bf16: the fast path (BatchNorm folded) in "
+                            "bfloat16, where the CPU (AVX-512 BF16, AMX) or GPU computes bf16 natively; "
+                            "maps differ by about 1e-2")
 
 
 INTERRUPTED_EXIT_STATUS = 130  # the shell's status of a process ended by Ctrl-C (128 + SIGINT)
@@ -130,14 +134,27 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"Table 3, GCoNet+ {recipe.label}: {expected}")
 
 
+def load_inference_model(args: argparse.Namespace):
+    """``--checkpoint`` on ``--device`` in ``--precision``: fp32 the model itself, bf16 its fast path (where native)."""
+    import torch
+
+    from gconet_lab.engine.checkpoint import load_any_model
+    from gconet_lab.engine.precision import check_native_precision
+    from gconet_lab.engine.shipped import resolve_checkpoint
+    from gconet_lab.inference.fast_inference import make_fast_model
+
+    device = torch.device(args.device or "cpu")
+    check_native_precision(args.precision, device)
+    model = load_any_model(resolve_checkpoint(args.checkpoint), device)
+    return model if args.precision == "fp32" else make_fast_model(model, precision=args.precision)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from gconet_lab.data import index_set, make_test_loader
-    from gconet_lab.engine.checkpoint import load_any_model
-    from gconet_lab.engine.shipped import resolve_checkpoint
     from gconet_lab.inference.evaluate import predict_dataset, predicted_pairing, score_predictions
     from gconet_lab.metrics import format_comparison
 
-    model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
+    model = load_inference_model(args)
     indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error",
                         skip_option="--skip-missing")
     if indexed.report.skipped:
@@ -155,14 +172,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
     from gconet_lab.data import prepare_image, read_image
-    from gconet_lab.engine.checkpoint import load_any_model
-    from gconet_lab.engine.shipped import resolve_checkpoint
     from gconet_lab.engine.storage import ensure_writable_folder
     from gconet_lab.inference.evaluate import NonFiniteOutputError, predict_group, write_group
     from gconet_lab.inference.predict_folder import plan_prediction
 
     plan = plan_prediction(args.images, args.out)
-    model = load_any_model(resolve_checkpoint(args.checkpoint), args.device or "cpu")
+    model = load_inference_model(args)
     ensure_writable_folder(args.out)
     print(plan.describe(), file=sys.stderr)
     for name, paths in plan.groups:
@@ -305,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
     evaluate.add_argument("--skip-missing", action="store_true", help="skip images without masks (reported) instead of failing")
     evaluate.add_argument("--device", type=device_name, help="cpu or cuda")
+    evaluate.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
@@ -312,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--images", required=True, help="folder of images (one group) or of group folders")
     predict.add_argument("--out", required=True, help="where to write <group>/<name>.png")
     predict.add_argument("--device", type=device_name, help="cpu or cuda")
+    predict.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
     predict.set_defaults(func=cmd_predict)
 
     bench = sub.add_parser("benchmark", help="time inference (reference vs fast path), a training step and the evaluation",
@@ -344,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     from gconet_lab.config import ConfigError  # imported here so that --help stays fast
     from gconet_lab.data import DataError
     from gconet_lab.data.sources.download import DownloadError
+    from gconet_lab.engine.precision import PrecisionUnsupportedError
     from gconet_lab.engine.storage import OutputFolderError
     from gconet_lab.inference.evaluate import NonFiniteOutputError
     from gconet_lab.models import CheckpointError
@@ -351,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.func(args)
     except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError, NonFiniteOutputError,
-            DownloadError) as error:
+            DownloadError, PrecisionUnsupportedError) as error:
         one_line = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
         parser.exit(2, f"gconet-lab {args.command}: error: {one_line}\n")
 

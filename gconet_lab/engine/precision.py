@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+INFERENCE_PRECISIONS = ("fp32", "bf16")  # the fast path's (inference.fast_inference.FAST_PRECISIONS)
 AUTOCAST_DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16"}
 CPUINFO = Path("/proc/cpuinfo")
 NATIVE_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}  # x86 instructions that compute in bfloat16
@@ -109,6 +110,6 @@ def check_native_precision(precision: str, device: torch.device) -> None:
 
 
 __all__ = [
-    "PRECISIONS", "PrecisionUnsupportedError", "autocast", "check_native_precision",
+    "INFERENCE_PRECISIONS", "PRECISIONS", "PrecisionUnsupportedError", "autocast", "check_native_precision",
     "cpuinfo_value", "describe_precision", "has_native_bf16", "read_cpuinfo", "resolve_precision",
 ]
