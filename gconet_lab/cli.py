@@ -48,6 +48,25 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0)
 
 
+def positive_float(text: str) -> float:
+    """A ``float`` option that must be above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def peak_gflops(text: str) -> tuple[float, ...]:
+    """A ``--peak-gflops`` value: one peak for every precision (``500``) or two, fp32 and bf16 (``500,1000``)."""
+    values = tuple(positive_float(part) for part in text.split(","))
+    if len(values) > 2:
+        raise argparse.ArgumentTypeError(f"give one value or two (fp32,bf16), got {text}")
+    return values
+
+
 def two_or_more(text: str) -> int:
     """An ``int`` option that must be at least 2 (a group the GST loss can split)."""
     return _int_at_least(text, 2)
@@ -197,12 +216,16 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
 
     from gconet_lab.config import make_config
     from gconet_lab.data import DataError, index_set
+    from gconet_lab.engine.precision import check_native_precision
     from gconet_lab.engine.storage import ensure_writable_folder
     from gconet_lab.engine.train import select_device
     from gconet_lab.inference.benchmark import run_benchmark
     from gconet_lab.inference.evaluate import predict_centre_prior
+    from gconet_lab.inference.flops import given_peak
     from gconet_lab.pipeline import prepare_default_data
 
+    device = select_device(args.device)
+    check_native_precision(args.precision, device)
     ensure_writable_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -218,13 +241,15 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
             predictions = predict_centre_prior(index_set(data, args.set).groups, Path(args.out) / "centre_prior") / args.set
         parity = parity_set(args.parity)
     report = run_benchmark(
-        make_config(args.preset, args.variant), select_device(args.device), args.tasks, args.batch_size, args.group_size,
-        args.repeats, args.warmup, args.compile, predictions, masks, parity,
+        make_config(args.preset, args.variant), device, args.tasks, args.batch_size, args.group_size,
+        args.repeats, args.warmup, args.compile, predictions, masks, parity, args.precision,
+        given_peak(args.peak_gflops) if args.peak_gflops else None,
     )
     print(report.format())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = {"environment": report.environment, "rows": report.rows(),
+               "peak": vars(report.peak) if report.peak else None,
                "official_parity": vars(report.official_parity) if report.official_parity else None}
     (out / "benchmark.json").write_text(json.dumps(records, indent=1))
     print(f"records: {out / 'benchmark.json'}")
@@ -252,8 +277,13 @@ def parity_set(parity: str | None) -> tuple[Path, Path] | None:
 BENCHMARK_DESCRIPTION = """\
 Time GCoNet+ on random weights and inputs, each candidate against its reference in one run:
   inference   the reference eager forward (GCoNetPlus in eval mode) against the fast path
-              (BatchNorm folded, channels-last, inference mode): first the paper's protocol
-              (a batch of 2; Table 4), then one whole test group (--group-size images)
+              (BatchNorm folded, channels-last, inference mode), and with --precision bf16 the
+              fast path in bfloat16 too: first the paper's protocol (a batch of 2; Table 4), then
+              one whole test group (--group-size images). Each path reports its speed-up over
+              eager, its maps' max |difference| from eager's, its FLOPs per image and the
+              fraction of peak: (FLOPs per image / seconds per image) / the peak FLOP/s of its
+              precision, estimated on CPUs as threads x clock x FLOP/cycle/core (the table
+              prints the numbers assumed; --peak-gflops gives your own, needed on GPUs)
   training    one training step on two groups of --group-size (forward, loss, backward, Adam)
   evaluation  the official-protocol evaluation of a set at its original image sizes, and the
               evaluator's numbers on the evaluation parity set (--parity) beside the numbers the
@@ -263,6 +293,7 @@ with the device, torch version, thread count and machine load, and saved to <out
 
 Examples:
   gconet-lab benchmark --preset paper --device cpu --repeats 5
+  gconet-lab benchmark --preset paper --tasks inference --precision bf16
   gconet-lab benchmark --preset tiny --tasks inference --repeats 3
 """
 
@@ -344,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=non_negative_int, default=2, help="untimed rounds first (default: %(default)s)")
     bench.add_argument("--repeats", type=positive_int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
     bench.add_argument("--compile", action="store_true", help="wrap the fast path in torch.compile (slow to start; CPU needs a C++ compiler)")
+    bench.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS,
+                       help="bf16: also time the fast path in bfloat16 beside fp32 eager and fast (where bf16 is native)")
+    bench.add_argument("--peak-gflops", type=peak_gflops, metavar="GFLOPS[,BF16]",
+                       help="peak GFLOP/s for the fraction of peak: one value for every path, or fp32,bf16 "
+                            "(default: estimated on CPUs, none on GPUs)")
     bench.add_argument("--data", help="root holding gts/<set>/ for the evaluation (default: the embedded sets, built in outputs/data)")
     bench.add_argument("--set", default="iCoseg", help="set to evaluate (default: %(default)s)")
     bench.add_argument("--predictions", help="<group>/<name>.png maps to evaluate (default: a centre prior, written to --out)")

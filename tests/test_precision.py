@@ -94,7 +94,7 @@ def write_tiny_checkpoint(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("command", ["predict", "evaluate", "benchmark"])
 def test_cli_refuses_bf16_where_not_native_in_one_line(command, monkeypatch, tmp_path, write_cosod_set, capsys):
     monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: False)
     root = write_cosod_set({"ant": 2})
@@ -104,6 +104,8 @@ def test_cli_refuses_bf16_where_not_native_in_one_line(command, monkeypatch, tmp
                     "--out", str(tmp_path / "maps")],
         "evaluate": ["evaluate", "--checkpoint", checkpoint, "--data", str(root), "--set", "Tiny",
                      "--out", str(tmp_path / "eval")],
+        "benchmark": ["benchmark", "--preset", "tiny", "--tasks", "inference", "--device", "cpu",
+                      "--out", str(tmp_path / "bench")],
     }[command]
     with pytest.raises(SystemExit) as exit_:
         main(argv + ["--precision", "bf16"])
