@@ -14,12 +14,16 @@ from gconet_lab.cli import main
 from gconet_lab.config import make_config
 from gconet_lab.data import DataError
 from gconet_lab.inference.benchmark import (
+    BenchmarkReport,
+    Comparison,
+    Measurement,
     benchmark_evaluation,
     benchmark_inference,
     benchmark_training_step,
     run_benchmark,
     time_interleaved,
 )
+from gconet_lab.inference.flops import Peak, count_flops
 from gconet_lab.metrics import OFFICIAL_KEYS, evaluate_folders
 from gconet_lab.models import GCoNetPlus
 
@@ -31,13 +35,45 @@ def test_time_interleaved_alternates_candidates_after_warmup():
     assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3}
 
 
-def test_inference_comparison_is_well_formed():
-    comparison = benchmark_inference(GCoNetPlus(make_config("tiny")), batch_size=2, image_size=32, repeats=2, warmup=1)
-    for measurement, name in ((comparison.reference, "eager"), (comparison.fast, "fast")):
-        assert measurement.implementation == name and len(measurement.seconds) == 2
+def test_inference_comparisons_are_well_formed():
+    model = GCoNetPlus(make_config("tiny")).eval()
+    fp32, bf16 = benchmark_inference(model, batch_size=2, image_size=32, repeats=2, warmup=1, precisions=("fp32", "bf16"))
+    assert fp32.reference is bf16.reference  # both fast paths timed against one eager run
+    for measurement, name, precision in ((fp32.reference, "eager", "fp32"), (fp32.fast, "fast", "fp32"),
+                                         (bf16.fast, "fast bf16", "bf16")):
+        assert (measurement.implementation, measurement.precision) == (name, precision)
+        assert len(measurement.seconds) == 2
         assert measurement.images_per_call == 2 and measurement.peak_memory_mb is None  # CPU
         assert measurement.ms_per_image == pytest.approx(1000 * measurement.median_seconds / 2)
-    assert comparison.speedup > 0 and 0 <= comparison.max_abs_difference <= 1e-5
+    images = torch.randn(2, 3, 32, 32)
+    assert fp32.reference.flops_per_image == count_flops(lambda: model(images)) / 2 > 0
+    assert fp32.fast.flops_per_image == bf16.fast.flops_per_image == fp32.reference.flops_per_image  # same products
+    assert fp32.speedup > 0 and 0 <= fp32.max_abs_difference <= 1e-5
+    assert 0 < bf16.max_abs_difference < 0.05  # bf16 rounding (tests/test_precision.py)
+
+
+def test_fraction_of_peak_is_achieved_flops_over_the_peak():
+    task = "inference, batch of 2 at 256x256"
+    eager = Measurement(task, "eager", [0.6, 0.5, 0.4], 2, flops_per_image=10e9)  # median 0.25 s per image
+    fast = Measurement(task, "fast bf16", [0.2], 2, precision="bf16", flops_per_image=10e9)  # 0.1 s per image
+    training = Measurement("training step", "eager", [1.0], 8)
+    peak = Peak({"fp32": 100.0, "bf16": 200.0}, "peak = 1 thread x 1.00 GHz x FLOP/cycle/core (fp32 100, bf16 200)")
+    report = BenchmarkReport({"device": "cpu (x)", "torch": "2", "threads": 1, "cpus": 2, "load_average_1min": 0.5,
+                              "process_peak_rss_mb": 100}, [Comparison(eager, fast, 0.01)], [training], peak=peak)
+    rows = report.rows()
+    assert rows[0]["gflops_per_s"] == pytest.approx(10 / 0.25) and rows[0]["fraction_of_peak"] == pytest.approx(0.4)
+    assert rows[1]["gflops_per_s"] == pytest.approx(10 / 0.1) and rows[1]["fraction_of_peak"] == pytest.approx(0.5)
+    assert rows[1]["peak_gflops"] == 200.0 and rows[1]["speedup"] == pytest.approx(2.5)
+    assert rows[2]["flops_per_image"] is None and rows[2]["fraction_of_peak"] is None
+    assert BenchmarkReport(report.environment, [], [eager]).rows()[0]["fraction_of_peak"] is None  # no peak known
+    text = report.format()
+    for column in ("speed-up", "max |diff|", "GFLOP/image", "GFLOP/s", "of peak"):
+        assert column in text
+    eager_line, fast_line, training_line = text.splitlines()[2:5]
+    assert eager_line.split()[-3:] == ["10.00", "40.0", "40.0%"]
+    assert fast_line.split()[-5:] == ["2.50x", "1.0e-02", "10.00", "100.0", "50.0%"]
+    assert training_line.split()[-3:] == ["-", "-", "-"]
+    assert "(FLOPs per image / seconds per image) / peak FLOP/s; peak = 1 thread x 1.00 GHz" in text
 
 
 def test_training_step_record():
@@ -84,12 +120,13 @@ def test_evaluation_benchmark_reports_the_distance_to_the_official_numbers(tmp_p
         benchmark_evaluation(parity / "pred", masks, parity=(tmp_path, masks))
 
 
-def test_report_rows_and_cli_records(tmp_path, capsys):
+def test_report_rows_and_cli_records(tmp_path, capsys, monkeypatch):
     report = run_benchmark(make_config("tiny", image_size=32), tasks=["inference"], batch_size=2, group_size=3,
-                           repeats=1, warmup=0)
+                           repeats=1, warmup=0, precision="bf16", peak=Peak({"fp32": 50.0}, "given"))
     rows = report.rows()
-    assert [row["implementation"] for row in rows] == ["eager", "fast", "eager", "fast"]
+    assert [row["implementation"] for row in rows] == ["eager", "fast", "fast bf16"] * 2
     assert "speedup" in rows[1] and "speedup" not in rows[0]
+    assert [row["peak_gflops"] for row in rows[:3]] == [50.0, 50.0, None]  # no bf16 peak given
     assert {"device", "torch", "threads", "load_average_1min"} <= set(report.environment)
     assert "threads" in report.format()
     with pytest.raises(ValueError, match="unknown tasks"):
@@ -101,6 +138,16 @@ def test_report_rows_and_cli_records(tmp_path, capsys):
     records = json.loads((tmp_path / "out" / "benchmark.json").read_text())
     assert records["environment"]["threads"] == torch.get_num_threads() and len(records["rows"]) == 1
     assert records["official_parity"] is None
+    monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: True)
+    main(["benchmark", "--preset", "tiny", "--tasks", "inference", "--device", "cpu", "--group-size", "2",
+          "--repeats", "1", "--warmup", "0", "--precision", "bf16", "--peak-gflops", "40,80", "--out", str(tmp_path / "b")])
+    assert "peak given: fp32 40, bf16 80 GFLOP/s" in capsys.readouterr().out
+    records = json.loads((tmp_path / "b" / "benchmark.json").read_text())
+    assert [row["implementation"] for row in records["rows"]] == ["eager", "fast", "fast bf16"]
+    for row in records["rows"]:
+        assert row["peak_gflops"] == {"fp32": 40, "bf16": 80}[row["precision"]]
+        assert row["fraction_of_peak"] == pytest.approx(row["flops_per_image"] / (row["median_s"] / 2) / 1e9 / row["peak_gflops"])
+    assert records["peak"]["gflops"] == {"fp32": 40, "bf16": 80}
     with pytest.raises(SystemExit) as exit_:
         main(["benchmark", "--tasks", "evaluation", "--data", str(tmp_path), "--set", "missing", "--parity", "none"])
     assert exit_.value.code == 2 and "gts/missing" in capsys.readouterr().err

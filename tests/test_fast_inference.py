@@ -124,3 +124,13 @@ def test_folding_refuses_training_mode_batch_norm():
     folded = fold_batch_norms(block)
     assert isinstance(folded[1], nn.Identity)
     torch.testing.assert_close(folded(x), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_fast_model_computes_in_its_own_precision_inside_an_autocast():
+    # predict_group runs models under float16 autocast on CUDA: a bf16 or fp32 fast path must not become float16
+    model = make_model("tiny")
+    images = torch.randn(2, 3, 64, 64)
+    fast = FastGCoNet(model)
+    expected = fast(images).saliency
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(fast(images).saliency, expected)

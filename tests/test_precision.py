@@ -1,12 +1,26 @@
-"""Precision choices: what ``auto`` means, bf16 autocast in training, the bf16 fast inference path."""
+"""Precision choices: what ``auto`` means, bf16 autocast in training, the bf16 fast inference path, and where
+bf16 is native (elsewhere the command line refuses it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from gconet_lab.engine.precision import autocast, resolve_precision
-from gconet_lab.engine.train import Trainer
+from gconet_lab.cli import main
+from gconet_lab.config import make_config
+from gconet_lab.engine.checkpoint import save_training_checkpoint
+from gconet_lab.engine.precision import (
+    PrecisionUnsupportedError,
+    autocast,
+    check_native_precision,
+    has_native_bf16,
+    resolve_precision,
+)
+from gconet_lab.engine.train import Trainer, make_optimizer
 from gconet_lab.inference.fast_inference import make_fast_model
 from gconet_lab.models import GCoNetPlus
 
@@ -49,3 +63,75 @@ def test_bf16_fast_path_is_close_to_float32(tiny_config):
     assert 0 < (output - reference).abs().max().item() < 0.05  # 8 mantissa bits: close, not equal
     with pytest.raises(ValueError, match="precision"):
         make_fast_model(model, precision="fp16")
+
+
+# --- where bf16 is native, and the command line refusing it elsewhere ---------------------------
+
+ZEN4 = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nflags\t\t: fpu sse avx2 fma avx512f avx512bw avx512_bf16\n"
+SKYLAKE = "vendor_id\t: GenuineIntel\nflags\t\t: fpu sse avx2 fma avx512f avx512bw avx512vl\n"
+SAPPHIRE_RAPIDS = "vendor_id\t: GenuineIntel\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    assert has_native_bf16(CPU, ZEN4) and has_native_bf16(CPU, SAPPHIRE_RAPIDS)
+    assert not has_native_bf16(CPU, SKYLAKE)  # AVX-512 without bf16 arithmetic: oneDNN would emulate it
+    assert not has_native_bf16(CPU, "")  # no /proc/cpuinfo: not known, so not native
+
+
+def test_bf16_is_refused_where_it_would_be_emulated(monkeypatch):
+    monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: False)
+    check_native_precision("fp32", CPU)  # float32 is never refused
+    with pytest.raises(PrecisionUnsupportedError, match="AVX-512 BF16 or AMX.*use --precision fp32"):
+        check_native_precision("bf16", CPU)
+
+
+def write_tiny_checkpoint(path: Path) -> Path:
+    """A checkpoint of an untrained tiny model with the cpu preset's CEM k = 10 (see the bf16 map test)."""
+    config = make_config("tiny", cem_k=10.0)
+    model = GCoNetPlus(config)
+    save_training_checkpoint(path, model=model, optimizer=make_optimizer(model, config), scaler=None, config=config,
+                             epoch=1, step=0, batch_in_epoch=0)
+    return path
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "benchmark"])
+def test_cli_refuses_bf16_where_not_native_in_one_line(command, monkeypatch, tmp_path, write_cosod_set, capsys):
+    monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: False)
+    root = write_cosod_set({"ant": 2})
+    checkpoint = str(write_tiny_checkpoint(tmp_path / "checkpoint.pt"))
+    argv = {
+        "predict": ["predict", "--checkpoint", checkpoint, "--images", str(root / "images" / "Tiny"),
+                    "--out", str(tmp_path / "maps")],
+        "evaluate": ["evaluate", "--checkpoint", checkpoint, "--data", str(root), "--set", "Tiny",
+                     "--out", str(tmp_path / "eval")],
+        "benchmark": ["benchmark", "--preset", "tiny", "--tasks", "inference", "--device", "cpu",
+                      "--out", str(tmp_path / "bench")],
+    }[command]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv + ["--precision", "bf16"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"gconet-lab {command}: error: bf16 needs a CPU with AVX-512 BF16 or AMX")
+    assert "use --precision fp32" in lines[0]
+    assert not (tmp_path / "maps").exists() and not (tmp_path / "eval").exists()  # refused before any work
+
+
+def test_predict_in_bf16_writes_maps_close_to_float32(monkeypatch, tmp_path, write_cosod_set):
+    """bf16 keeps 8 significant bits: the fast path's maps move by up to 0.05 (test above, k = 10), 13 of 255.
+
+    With the paper's k = 300 the CEM's step has slope 75, and a pixel on the threshold can flip
+    from 0 to 1 for any rounding; the cpu preset (and the shipped model) use k = 10.
+    """
+    monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: True)  # emulated here is fine
+    images = write_cosod_set({"ant": 3, "bee": 2}) / "images" / "Tiny"
+    checkpoint = str(write_tiny_checkpoint(tmp_path / "checkpoint.pt"))
+    for precision in ("fp32", "bf16"):
+        main(["predict", "--checkpoint", checkpoint, "--images", str(images), "--out", str(tmp_path / precision),
+              "--precision", precision])
+    names = {precision: sorted(p.relative_to(tmp_path / precision) for p in (tmp_path / precision).rglob("*.png"))
+             for precision in ("fp32", "bf16")}
+    assert len(names["fp32"]) == 5 and names["fp32"] == names["bf16"]
+    difference = np.stack([np.abs(np.asarray(Image.open(tmp_path / "fp32" / name), np.int16)
+                                  - np.asarray(Image.open(tmp_path / "bf16" / name), np.int16))
+                           for name in names["fp32"]])
+    assert 0 < difference.max() <= 13  # the bf16 path ran, and its maps are float32's to bf16 rounding

@@ -15,18 +15,28 @@
 Autocast keeps the weights, the losses and the optimizer in float32: only the operations that
 benefit (convolutions, matrix products) run in the lower precision. (torch is imported inside the
 functions so that the command line's ``--help`` can list :data:`PRECISIONS` without loading it.)
+
+bfloat16 is only fast where the hardware computes it: :func:`has_native_bf16` says whether it does
+here, and :func:`check_native_precision` refuses bf16 where it would be emulated (converted to
+float32 and back, usually slower than float32 itself). torch's
+``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` does not tell: oneDNN emulates bf16 on any
+AVX-512 CPU, and that check is true there too.
 """
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+INFERENCE_PRECISIONS = ("fp32", "bf16")  # the fast path's (inference.fast_inference.FAST_PRECISIONS)
 AUTOCAST_DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16"}
+CPUINFO = Path("/proc/cpuinfo")
+NATIVE_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}  # x86 instructions that compute in bfloat16
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -54,4 +64,52 @@ def describe_precision(precision: str) -> str:
     return {"fp32": "float32", "bf16": "bfloat16 autocast", "fp16": "float16 mixed precision"}[precision]
 
 
-__all__ = ["PRECISIONS", "autocast", "describe_precision", "resolve_precision"]
+class PrecisionUnsupportedError(RuntimeError):
+    """The asked precision has no native arithmetic on this device: it would run emulated, slowly."""
+
+
+def read_cpuinfo() -> str:
+    """The text of ``/proc/cpuinfo``; empty where there is none (not Linux)."""
+    return CPUINFO.read_text() if CPUINFO.is_file() else ""
+
+
+def cpuinfo_value(cpuinfo: str, key: str) -> str:
+    """The value of the first ``key : value`` line of ``/proc/cpuinfo`` text (one processor's), else ``""``."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == key:
+            return value.strip()
+    return ""
+
+
+def has_native_bf16(device: torch.device, cpuinfo: str | None = None) -> bool:
+    """Whether ``device`` computes in bfloat16 itself (not by emulation in float32).
+
+    CUDA: the GPU's own answer (Ampere and newer). CPU: an ``avx512_bf16`` (AVX-512 BF16, e.g.
+    AMD Zen 4, Intel Cooper Lake) or ``amx_bf16`` (Intel AMX, Sapphire Rapids) flag in
+    ``/proc/cpuinfo`` (``cpuinfo`` text instead of the machine's, for tests). Anything else: no.
+    """
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        flags = set(cpuinfo_value(read_cpuinfo() if cpuinfo is None else cpuinfo, "flags").split())
+        return bool(flags & NATIVE_BF16_CPU_FLAGS)
+    return False
+
+
+def check_native_precision(precision: str, device: torch.device) -> None:
+    """Raise :class:`PrecisionUnsupportedError` for ``bf16`` where :func:`has_native_bf16` is false."""
+    if precision != "bf16" or has_native_bf16(device):
+        return
+    missing = "a GPU with bfloat16 arithmetic (Ampere or newer)" if device.type == "cuda" else (
+        "a CPU with AVX-512 BF16 or AMX (avx512_bf16 or amx_bf16 in /proc/cpuinfo)")
+    raise PrecisionUnsupportedError(f"bf16 needs {missing}, which this machine lacks (emulated, it would be "
+                                    "slower than float32); use --precision fp32")
+
+
+__all__ = [
+    "INFERENCE_PRECISIONS", "PRECISIONS", "PrecisionUnsupportedError", "autocast", "check_native_precision",
+    "cpuinfo_value", "describe_precision", "has_native_bf16", "read_cpuinfo", "resolve_precision",
+]

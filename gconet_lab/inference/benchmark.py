@@ -9,6 +9,10 @@ clock reading, so the whole forward pass is counted.
 On a shared machine the load changes while one measures. So candidates are timed **interleaved**
 (repetition r runs every candidate once) and each is summarised by its median: a burst of load
 slows every candidate alike and the ratio survives.
+
+Each inference path (float32 eager, the float32 fast path and, asked for, the bfloat16 fast path)
+also reports its FLOPs per image, counted once on an untimed forward, and the fraction of the
+machine's peak FLOP/s it reaches (:mod:`gconet_lab.inference.flops`, which states the peak assumed).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,6 +33,7 @@ import torch
 from gconet_lab.config import GCoNetConfig
 from gconet_lab.engine.train import make_optimizer
 from gconet_lab.inference.fast_inference import make_fast_model, max_abs_difference
+from gconet_lab.inference.flops import Peak, count_flops, estimate_peak
 from gconet_lab.losses import GCoNetLoss
 from gconet_lab.metrics import OfficialParity, check_official_parity, evaluate_folders, match_pairs
 from gconet_lab.models import GCoNetPlus
@@ -42,6 +48,8 @@ class Measurement:
     seconds: list[float]  # every timed repetition, in order
     images_per_call: int
     peak_memory_mb: float | None = None  # CUDA only: torch's peak allocation during one call
+    precision: str = "fp32"
+    flops_per_image: float | None = None  # FLOPs of the call's convolutions and matrix products, per image
 
     @property
     def median_seconds(self) -> float:
@@ -55,18 +63,27 @@ class Measurement:
     def images_per_second(self) -> float:
         return self.images_per_call / self.median_seconds
 
+    @property
+    def gflops_per_second(self) -> float | None:
+        """Achieved GFLOP/s: FLOPs per image x images per second (None without a FLOP count)."""
+        return None if self.flops_per_image is None else self.flops_per_image * self.images_per_second / 1e9
+
     def as_row(self) -> dict[str, object]:
         """A flat record for tables (``pandas.DataFrame([m.as_row() for m in ...])``)."""
         return {
-            "task": self.task, "implementation": self.implementation, "repeats": len(self.seconds),
-            "median_s": self.median_seconds, "ms_per_image": self.ms_per_image,
+            "task": self.task, "implementation": self.implementation, "precision": self.precision,
+            "repeats": len(self.seconds), "median_s": self.median_seconds, "ms_per_image": self.ms_per_image,
             "images_per_s": self.images_per_second, "peak_memory_mb": self.peak_memory_mb,
+            "flops_per_image": self.flops_per_image, "gflops_per_s": self.gflops_per_second,
         }
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """A reference and a faster implementation of the same task, timed in one run."""
+    """A reference and a faster implementation of the same task, timed in one run.
+
+    Several fast paths timed against one reference are several comparisons sharing that reference.
+    """
 
     reference: Measurement
     fast: Measurement
@@ -116,31 +133,42 @@ def peak_memory_mb(call: Callable[[], object], device: torch.device) -> float | 
 
 # ------------------------------------------------------------------------------------ the tasks
 def benchmark_inference(model: GCoNetPlus, batch_size: int = 2, image_size: int | None = None, repeats: int = 10,
-                        warmup: int = 2, compile: bool = False) -> Comparison:
-    """Reference eager forward (``model.eval()``) against :func:`make_fast_model`, on random input.
+                        warmup: int = 2, compile: bool = False,
+                        precisions: Iterable[str] = ("fp32",)) -> list[Comparison]:
+    """The float32 eager forward (``model.eval()``) against :func:`make_fast_model` in each of ``precisions``.
 
+    All paths are timed interleaved on the same random input, and each comparison holds the largest
+    difference of that path's maps from the eager ones; FLOPs are counted once per path, untimed.
     ``batch_size=2`` is the paper's protocol; a test group is one batch, so ``batch_size=N`` times
     the prediction of one whole group of N images.
     """
     device = next(model.parameters()).device
     size = image_size or model.config.image_size
     model.eval()
-    fast = make_fast_model(model, compile=compile)
     images = torch.randn(batch_size, 3, size, size, device=device)
 
     def eager() -> object:
         with torch.inference_mode():
             return model(images)
 
-    def faster() -> object:
-        return fast(images)
-
-    times = time_interleaved({"eager": eager, "fast": faster}, repeats, warmup, device)
+    fast_paths = {precision: make_fast_model(model, compile=compile, precision=precision) for precision in precisions}
+    calls = {"eager": eager} | {precision: partial(fast, images) for precision, fast in fast_paths.items()}
+    times = time_interleaved(calls, repeats, warmup, device)
     task = f"inference, batch of {batch_size} at {size}x{size}"
-    reference = Measurement(task, "eager", times["eager"], batch_size, peak_memory_mb(eager, device))
-    fast_name = "fast + compile" if compile else "fast"
-    improved = Measurement(task, fast_name, times["fast"], batch_size, peak_memory_mb(faster, device))
-    return Comparison(reference, improved, max_abs_difference(model, fast, images))
+
+    def measure(name: str, implementation: str, precision: str) -> Measurement:
+        return Measurement(task, implementation, times[name], batch_size, peak_memory_mb(calls[name], device),
+                           precision, count_flops(calls[name]) / batch_size)
+
+    reference = measure("eager", "eager", "fp32")
+    return [Comparison(reference, measure(precision, fast_name(precision, compile), precision),
+                       max_abs_difference(model, fast, images))
+            for precision, fast in fast_paths.items()]
+
+
+def fast_name(precision: str, compile: bool) -> str:
+    """How the report names a fast path: ``fast``, ``fast bf16``, ``fast + compile``, ..."""
+    return "fast" + (f" {precision}" if precision != "fp32" else "") + (" + compile" if compile else "")
 
 
 def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: int = 3, warmup: int = 1,
@@ -211,29 +239,51 @@ class BenchmarkReport:
     comparisons: list[Comparison]
     measurements: list[Measurement]  # those with nothing to compare against
     official_parity: OfficialParity | None = None  # the evaluator checked against the official numbers
+    peak: Peak | None = None  # the machine's peak FLOP/s by precision, for the fraction of peak
+
+    def row(self, measurement: Measurement) -> dict[str, object]:
+        """``measurement.as_row()`` with the peak of its precision and the fraction of it reached (None: unknown)."""
+        peak = self.peak.gflops.get(measurement.precision) if self.peak else None
+        achieved = measurement.gflops_per_second
+        fraction = None if peak is None or achieved is None else achieved / peak
+        return measurement.as_row() | {"peak_gflops": peak, "fraction_of_peak": fraction}
 
     def rows(self) -> list[dict[str, object]]:
         """One flat record per measurement; a fast one carries its speed-up and output difference."""
-        rows = []
+        rows, previous = [], None
         for comparison in self.comparisons:
-            rows.append(comparison.reference.as_row())
-            rows.append(comparison.fast.as_row() | {"speedup": comparison.speedup,
-                                                    "max_abs_difference": comparison.max_abs_difference})
-        return rows + [measurement.as_row() for measurement in self.measurements]
+            if comparison.reference is not previous:  # the fast paths of one task share its reference
+                rows.append(self.row(comparison.reference))
+            previous = comparison.reference
+            rows.append(self.row(comparison.fast) | {"speedup": comparison.speedup,
+                                                     "max_abs_difference": comparison.max_abs_difference})
+        return rows + [self.row(measurement) for measurement in self.measurements]
 
     def format(self) -> str:
-        """A plain-text table for the terminal."""
+        """A plain-text table for the terminal, with the peak FLOP/s assumed for the fraction of peak."""
         env = self.environment
         header = (f"{env['device']}, torch {env['torch']}, {env['threads']} threads ({env['cpus']} CPUs), "
                   f"load average {env['load_average_1min']:.1f}, process peak RSS {env['process_peak_rss_mb']:.0f} MB")
         lines = [header]
-        lines.append(f"{'task':<52} {'implementation':<22} {'reps':>4} {'median s':>9} {'ms/image':>9} {'images/s':>9} "
-                     f"{'peak MB':>8}  speed-up, max |difference|")
-        for row in self.rows():
-            peak = "-" if row["peak_memory_mb"] is None else f"{row['peak_memory_mb']:.0f}"
-            extra = f"  {row['speedup']:.2f}x, {row['max_abs_difference']:.1e}" if "speedup" in row else ""
-            lines.append(f"{row['task']:<52} {row['implementation']:<22} {row['repeats']:>4} {row['median_s']:>9.3f} "
-                         f"{row['ms_per_image']:>9.1f} {row['images_per_s']:>9.1f} {peak:>8}{extra}")
+        lines.append(f"{'task':<52} {'implementation':<20} {'reps':>4} {'median s':>9} {'ms/image':>9} "
+                     f"{'images/s':>9} {'peak MB':>8} {'speed-up':>8} {'max |diff|':>10} {'GFLOP/image':>11} "
+                     f"{'GFLOP/s':>8} {'of peak':>7}")
+
+        def cell(value: float | None, spec: str) -> str:
+            return "-" if value is None else format(value, spec)
+
+        rows = self.rows()
+        for row in rows:
+            speedup = f"{row['speedup']:.2f}x" if "speedup" in row else "-"
+            gflop = None if row["flops_per_image"] is None else row["flops_per_image"] / 1e9
+            lines.append(
+                f"{row['task']:<52} {row['implementation']:<20} {row['repeats']:>4} {row['median_s']:>9.3f} "
+                f"{row['ms_per_image']:>9.1f} {row['images_per_s']:>9.1f} {cell(row['peak_memory_mb'], '.0f'):>8} "
+                f"{speedup:>8} {cell(row.get('max_abs_difference'), '.1e'):>10} {cell(gflop, '.2f'):>11} "
+                f"{cell(row['gflops_per_s'], '.1f'):>8} {cell(row['fraction_of_peak'], '.1%'):>7}")
+        if any(row["flops_per_image"] is not None for row in rows):
+            lines.append("of peak = (FLOPs per image / seconds per image) / peak FLOP/s; "
+                         + (self.peak.assumption if self.peak else "no peak estimated for this device (--peak-gflops)"))
         if self.official_parity is not None:
             lines.append(self.official_parity.format())
         return "\n".join(lines)
@@ -242,22 +292,27 @@ class BenchmarkReport:
 def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", tasks: Iterable[str] = TASKS,
                   batch_size: int = 2, group_size: int = 4, repeats: int = 5, warmup: int = 2, compile: bool = False,
                   predictions: str | Path | None = None, masks: str | Path | None = None,
-                  parity: tuple[str | Path, str | Path] | None = None) -> BenchmarkReport:
+                  parity: tuple[str | Path, str | Path] | None = None, precision: str = "fp32",
+                  peak: Peak | None = None) -> BenchmarkReport:
     """Inference (paper protocol, then one whole group), a training step and the evaluation of a set.
 
     The model has random weights: speed does not depend on them. ``predictions`` and ``masks``
     (``<root>/<group>/<name>.png``) are needed for the ``evaluation`` task only; ``parity``
     (see :func:`benchmark_evaluation`) also checks the evaluator's numbers against the official ones.
+    ``precision="bf16"`` adds the bfloat16 fast path to the inference task, beside the float32 ones.
+    ``peak`` (GFLOP/s by precision) defaults to :func:`~gconet_lab.inference.flops.estimate_peak`.
     """
     tasks = set(tasks)
     if unknown := tasks - set(TASKS):
         raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {TASKS}")
     device = torch.device(device)
+    precisions = tuple(dict.fromkeys(("fp32", precision)))
     comparisons, measurements, official_parity = [], [], None
     if "inference" in tasks:
         model = GCoNetPlus(config).to(device).eval()
         for size in dict.fromkeys((batch_size, group_size)):
-            comparisons.append(benchmark_inference(model, size, repeats=repeats, warmup=warmup, compile=compile))
+            comparisons += benchmark_inference(model, size, repeats=repeats, warmup=warmup, compile=compile,
+                                               precisions=precisions)
     if "training" in tasks:
         measurements.append(benchmark_training_step(config, group_size, max(1, repeats // 2), 1, device))
     if "evaluation" in tasks:
@@ -266,7 +321,8 @@ def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", task
         evaluation = benchmark_evaluation(predictions, masks, parity)
         measurements.append(evaluation.whole_set)
         official_parity = evaluation.official_parity
-    return BenchmarkReport(describe_environment(device), comparisons, measurements, official_parity)
+    return BenchmarkReport(describe_environment(device), comparisons, measurements, official_parity,
+                           peak or estimate_peak(device))
 
 
 def plot_report(report: BenchmarkReport, ax=None):

@@ -24,7 +24,8 @@ masked images) at inference (difference C20 in :mod:`gconet_lab.studies.paper_vs
   bfloat16 images; oneDNN runs its convolutions with native bf16 arithmetic on CPUs that have it
   (AVX-512 BF16, AMX) and tensor cores on GPUs. bfloat16 keeps 8 bits of mantissa, so maps differ
   from float32 by up to about 1e-2 (more where the CEM's steep step sits on a pixel); the maps come
-  back in float32. float32 stays the default and keeps the parity below.
+  back in float32. float32 stays the default and keeps the parity below. The path computes in its
+  own precision: an autocast around it (``predict_group``'s float16 on CUDA) is switched off inside.
 
 Why the maps are the same: each change is an identity in exact arithmetic; in float32 only the
 rounding differs (a few units in the last place of the CEM's logits). The CEM (Eq. 3) amplifies
@@ -121,7 +122,8 @@ class FastGCoNet(nn.Module):
     @torch.inference_mode()
     def forward(self, images: Tensor) -> GCoNetOutput:
         """Saliency maps (B, 1, H, W) of one group of ImageNet-normalised images (B, 3, H, W)."""
-        output = self.model(images.to(self.dtype).contiguous(memory_format=self.memory_format))
+        with torch.autocast(images.device.type, enabled=False):  # the copy's dtype is the precision
+            output = self.model(images.to(self.dtype).contiguous(memory_format=self.memory_format))
         return GCoNetOutput(saliency=output.saliency.float())
 
 
