@@ -308,6 +308,14 @@ with torchrun (one process per GPU; each step then learns from GPUs x --accumula
 """
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that runs a trained model: which model, on which device, in which precision."""
+    parser.add_argument("--checkpoint", required=True,
+                        help="a shipped model's name (cpu-copypaste), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    parser.add_argument("--device", type=device_name, help="cpu or cuda")
+    parser.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="gconet-lab", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -346,21 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")
-    evaluate.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-copypaste), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    add_model_arguments(evaluate)
     evaluate.add_argument("--data", required=True, help="root holding images/<set>/ and gts/<set>/")
     evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
     evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
     evaluate.add_argument("--skip-missing", action="store_true", help="skip images without masks (reported) instead of failing")
-    evaluate.add_argument("--device", type=device_name, help="cpu or cuda")
-    evaluate.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
-    predict.add_argument("--checkpoint", required=True, help="a shipped model's name (cpu-copypaste), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+    add_model_arguments(predict)
     predict.add_argument("--images", required=True, help="folder of images (one group) or of group folders")
     predict.add_argument("--out", required=True, help="where to write <group>/<name>.png")
-    predict.add_argument("--device", type=device_name, help="cpu or cuda")
-    predict.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
     predict.set_defaults(func=cmd_predict)
 
     bench = sub.add_parser("benchmark", help="time inference (reference vs fast path), a training step and the evaluation",
