@@ -109,8 +109,12 @@ class NotebookPage:
     # --- what the page shows -------------------------------------------------------------------
 
     def code_cell_outputs(self, index: int) -> Locator:
-        """The rendered outputs of cell ``index`` (markdown cells count in the index, as in the .ipynb)."""
-        return self.page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea-output")
+        """The rendered outputs of cell ``index`` (markdown cells count in the index, as in the .ipynb).
+
+        Only the cell's own outputs: an Output widget inside a widget view has output areas of its own.
+        """
+        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        return cell.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output")
 
     def widget_views(self) -> Locator:
         """Every output that holds a rendered widget view."""

@@ -41,11 +41,16 @@ def visible_line(text: str | list[str]) -> str:
     return next((line for line in reversed(lines) if line), "")
 
 
-def image_models(state: dict, model_id: str) -> int:
-    """How many Image widgets the stored widget ``model_id`` holds, itself included."""
+def stored_pictures(state: dict, model_id: str) -> int:
+    """How many pictures the stored widget ``model_id`` shows, its children's included: one per Image
+    widget, and one per image an Output widget holds (e.g. the figure of ``interact``)."""
     model = state[model_id]
+    if model["model_name"] == "OutputModel":
+        own = sum(any(mime in output.get("data", {}) for mime in IMAGE_TYPES) for output in model["state"].get("outputs", []))
+    else:
+        own = model["model_name"] == "ImageModel"
     children = [child.removeprefix("IPY_MODEL_") for child in model["state"].get("children", [])]
-    return (model["model_name"] == "ImageModel") + sum(image_models(state, child) for child in children)
+    return own + sum(stored_pictures(state, child) for child in children)
 
 
 def stored_widget_state(notebook: dict) -> dict:
@@ -67,7 +72,7 @@ def check_output(output: dict, element: Locator, widget_state: dict, trusted: bo
         model_id = data[WIDGET_VIEW]["model_id"]
         assert model_id in widget_state, "widget output stored without its widget state"
         expect(element.locator(".jupyter-widgets").first).to_be_visible()  # views render from the state asynchronously
-        expect(element.locator("img")).to_have_count(image_models(widget_state, model_id))
+        expect(element.locator("img")).to_have_count(stored_pictures(widget_state, model_id))
         for image in element.locator("img").all():
             expect(image).not_to_have_js_property("naturalWidth", 0)  # decoded: the stored bytes are a picture
         assert WIDGET_ERROR not in element.inner_text()
