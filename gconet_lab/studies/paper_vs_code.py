@@ -1,6 +1,6 @@
 """The differences between the GCoNet+ paper and its official code: the one source of truth.
 
-:data:`DIFFERENCES` holds every known difference, each with a stable id (``C1`` ... ``C31``; the
+:data:`DIFFERENCES` (read from ``paper_vs_code.json`` beside this file) holds every known difference, each with a stable id (``C1`` ... ``C31``; the
 code's comments cite these ids), what the paper says, what the official code does, where (file and
 line of the official GCoNet_plus repository at commit 6adfe2a, unless another repository is named),
 and either the :class:`~gconet_lab.config.GCoNetConfig` options that switch it
@@ -13,7 +13,9 @@ wherever their layers agree, so that a comparison isolates the one difference.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -38,198 +40,16 @@ class Difference:
             raise ValueError(f"{self.id}: give either the options that switch it or where the library stands")
 
 
-DIFFERENCES: tuple[Difference, ...] = (
-    Difference(
-        "C1", "training data of the default script",
-        paper="ablations and the Train-1 rows use DUTS_class alone; Table 3 adds combinations such as Train-1,3",
-        code="`--trainset DUTS_class` trains on DUTS_class and COCO-SEG together: one batch of each per step, "
-             "their losses added before one backward pass; no switch trains on DUTS_class alone",
-        source="train.py:70-95, 211-358",
-        library="a data choice, not a model option: `gconet-lab train --sets ...` picks the sets, pooled in one sampler",
-    ),
-    Difference(
-        "C2", "epochs", paper="320 epochs (Sec. 4.3)",
-        code="350 epochs; every checkpoint from epoch 300 on is tested", source="gco.sh:10-11",
-        options=("epochs",),
-    ),
-    Difference(
-        "C3", "learning rate (heads; backbone x0.01 in the code)",
-        paper="Adam, learning rate 3e-4, betas (0.9, 0.99) (Sec. 4.3)",
-        code="1e-4 x batch size / 16 = 1.625e-4 for VGG16-BN with a batch of 26; the backbone's parameter group "
-             "gets 1/100 of it",
-        source="config.py:47-48, 96; train.py:131-135", options=("lr", "backbone_lr_scale"),
-    ),
-    Difference(
-        "C4", "group size cap N of Eq. 16", paper="N = min(#A, #B, 32) images per group (Eq. 16)",
-        code="N = min(#A, #B, 26)", source="config.py:48; dataset.py:60", options=("max_group_size",),
-    ),
-    Difference(
-        "C5", "backbone frozen in the code", paper="not mentioned, which reads as fine-tuning the encoder",
-        code="the rule meant to keep conv5_3 trainable matches no parameter name, so the whole encoder is frozen; "
-             "its BatchNorm layers still run in train mode and update their running statistics",
-        source="train.py:142-145", options=("freeze_backbone",),
-    ),
-    Difference(
-        "C6", "GAM embeddings theta, phi", paper="3x3 convolutions with 512 channels (Sec. 3.2)",
-        code="1x1 convolutions", source="models/modules.py:183-184", options=("gam_embedding_kernel",),
-    ),
-    Difference(
-        "C7", "GAM softmax, 1/sqrt(C) scale, extra 1x1 conv",
-        paper="a softmax of the affinity, then a product with the features (Eq. 1)",
-        code="the affinity is divided by sqrt(C) after the max and mean steps, the softmax runs over each image's "
-             "h*w positions separately, and an additional 1x1 convolution follows the attention before pooling",
-        source="models/modules.py:213-218", options=("gam_softmax", "gam_scale", "gam_output_conv"),
-    ),
-    Difference(
-        "C8", "consensus x features", paper="the consensus meets the features by depth-wise correlation (Sec. 3.2)",
-        code="a channel-wise product of the features and the consensus", source="models/modules.py:120-133",
-        library="equivalent (a 1x1 depth-wise correlation is a channel-wise product); the library uses the product",
-    ),
-    Difference(
-        "C9", "GCM loss normalisation", paper="the focal loss averaged over the N images (Eq. 2)",
-        code="pytorch_toolbelt's BinaryFocalLoss (gamma 2, no alpha) on logits with soft targets, averaged over "
-             "all 4N*H*W elements", source="train.py:209, 263",
-        library="both variants take the code's mean over all 4N*H*W elements",
-    ),
-    Difference(
-        "C10", "CEM k fallback",
-        paper="k = 300; when the loss becomes NaN, k = 50 is used for that propagation (Sec. 3.4, 4.3)",
-        code="k falls back to 50 when exp(-300 (P - T)) overflows anywhere in the batch during the forward pass, "
-             "for the whole batch and at inference too; the loss is never checked for NaN",
-        source="models/modules.py:396-403",
-        library="both variants follow the code: the whole batch, whenever exp overflows, also at inference",
-    ),
-    Difference(
-        "C11", "RACM mask: final map vs separate 1x1 head",
-        paper="the images are masked with the final prediction (the CEM output) (Sec. 3.6, Eq. 7)",
-        code="the mask is the sigmoid of a separate, unsupervised 1x1 convolution on the finest decoder features",
-        source="models/GCoNet_plus.py:105-106, 205-209", options=("racm_mask",),
-    ),
-    Difference(
-        "C12", "classification weights ACM / RACM", paper="both cross-entropies weighted by lambda_5 = 3 (Eq. 11)",
-        code="ACM weighted 3, RACM weighted 10 (2.5 x 4 after the config's rescaling)",
-        source="config.py:76, 81-82", options=("lambda_acm", "lambda_racm"),
-    ),
-    Difference(
-        "C13", "GST features: masked images (F_r) vs raw images",
-        paper="the encoder features of the masked images (Sec. 3.5)",
-        code="the globally pooled deepest features of the raw, unmasked images",
-        source="config.py:37; models/GCoNet_plus.py:125-128, 248-249", options=("gst_features",),
-    ),
-    Difference(
-        "C13b", "GST effect in the official recipe",
-        paper="the GST loss makes the features more discriminative (Sec. 3.5, ablations)",
-        code="with the frozen encoder (C5) and raw-image features (C13), nothing trainable lies upstream of the "
-             "triplet loss: it is logged but gives no gradient; the ACM loss likewise trains only the classifier",
-        source="train.py:142-145; config.py:37",
-        library="`gradient_reach` in notebook 11 shows which parameters each loss reaches in either variant",
-    ),
-    Difference(
-        "C14", "GST margin alpha", paper="margin 1.0 (Sec. 4.3)", code="margin 0.1",
-        source="config.py:38; loss.py:174-176", options=("gst_margin",),
-    ),
-    Difference(
-        "C15", "GST triplets",
-        paper="Eq. 4 subtracts the negative distance from the positive one without a hinge; Eq. 5 pairs the halves "
-              "of the groups in its own way",
-        code="the standard hinge max(0, d(a, p) - d(a, n) + margin), anchor and positive the two halves of a group, "
-             "negative the first half of the other group, in both directions; the middle image of an odd group is "
-             "left out and a group of one gives NaN", source="loss.py:213-220",
-        library="both variants use the code's hinge on the two halves of each group",
-    ),
-    Difference(
-        "C16", "loss weights lambda (BCE, IoU, GST)",
-        paper="lambda_1..lambda_5 = 30, 0.5, 250, 3, 3 for BCE, IoU, GCM, GST and classification (Eq. 11)",
-        code="the config multiplies the weights by 4: BCE 120, IoU 2, GCM 250, GST 12, ACM 3, RACM 10",
-        source="config.py:75-83", options=("lambda_bce", "lambda_iou", "lambda_gst"),
-    ),
-    Difference(
-        "C17", "IoU loss: mean vs sum over the batch", paper="1 minus the IoU averaged over the batch (Eq. 10)",
-        code="the sum over the batch of (1 - IoU), so its weight grows with the batch of 2N images",
-        source="loss.py:129-140", options=("iou_reduction",),
-    ),
-    Difference(
-        "C18", "BCE reduction", paper="written as a sum over pixels (Eq. 9)", code="`nn.BCELoss()`, a mean",
-        source="loss.py:195-197",
-        library="both variants take the mean: the paper's sum is a scale that the weights absorb",
-    ),
-    Difference(
-        "C19", "what the mask multiplies: RGB image vs normalised tensor",
-        paper="the network's output multiplies the original images (Sec. 3.6)",
-        code="the mask of C11 multiplies the ImageNet-normalised input tensor",
-        source="models/GCoNet_plus.py:205-209", options=("racm_mask_space",),
-    ),
-    Difference(
-        "C20", "ACM/RACM at inference", paper="GCM can be discarded at test time (Sec. 3.3)",
-        code="GCM is skipped in eval mode, but the ACM classifier and the whole RACM re-encoding (a second encoder "
-             "pass) still run at inference, also in the speed benchmark's copy",
-        source="models/GCoNet_plus.py:124-129, 196-227",
-        library="the library skips ACM and RACM in eval mode (the code still runs them)",
-    ),
-    Difference(
-        "C21", "unused parameters", paper="-",
-        code="conv_out1 and three layers of CoAttLayer (788,001 parameters) are built and saved but never affect the "
-             "output", source="models/GCoNet_plus.py; models/modules.py",
-        library="not built; official checkpoints still load (their entries are dropped)",
-    ),
-    Difference(
-        "C22", "image size", paper="256 x 256 (Sec. 4.3)",
-        code="the argparse default is 224; the training script passes 256", source="train.py:48; test.py:82; gco.sh",
-        library="256 in both variants of the paper preset",
-    ),
-    Difference(
-        "C23", "learning-rate schedule", paper="not mentioned",
-        code="StepLR with a step of 3000 epochs, stepped once per epoch: the rate never decays",
-        source="config.py:103; train.py:139, 388", library="a constant learning rate in both variants",
-    ),
-    Difference(
-        "C24", "group sampling", paper="N images drawn at random from two different groups (Eq. 16)",
-        code="group A follows the unsorted `os.listdir` order every epoch; only group B is random",
-        source="train.py:80; dataset.py:39-72",
-        library="the library draws a seeded permutation of the groups each epoch",
-    ),
-    Difference(
-        "C25", "augmentation", paper="flipping, colour enhancement and rotation (Sec. 4.3)",
-        code="the same three, in the order flip (p 0.5), rotate (p 0.2, -15..14 degrees, bicubic for image and "
-             "mask), colour enhancement always on (brightness and contrast 0.5-1.5, colour 0-2, sharpness 0-3); "
-             "then a resize that keeps soft masks", source="dataset.py:28-36, 98-110; preproc.py",
-        library="reproduced in `gconet_lab.data.transforms` in the same order",
-    ),
-    Difference(
-        "C26", "model selection", paper="not described",
-        code="epochs 300-349 are tested on the test sets and the checkpoint with the best mean relative max "
-             "E-measure gain over GCoNet is kept", source="sort_results.py:9-110",
-        library="not reproduced: training keeps one checkpoint, the last",
-    ),
-    Difference(
-        "C27", "F-measure formula", paper="(1 + beta^2) P R / (beta^2 (P + R)), a misprint (Sec. 4.2)",
-        code="(1 + beta^2) P R / (beta^2 P + R)", source="evaluation/evaluator.py:154",
-        library="the code's formula, in `gconet_lab.metrics`",
-    ),
-    Difference(
-        "C28", "CEM layout", paper="two branches of two conv-BN-ReLU, a 1x1 convolution and a sigmoid (Fig. 7)",
-        code="the same, on the 32-channel finest decoder features at full resolution",
-        source="models/modules.py:371-387", library="matches; nothing to switch",
-    ),
-    Difference(
-        "C29", "BatchNorm placement", paper="BN after every convolution but the 1x1 ones (Sec. 4.4)",
-        code="as the paper in the decoder blocks and the CEM; the lateral half-DS layers have no BN and the block's "
-             "output BN has no ReLU after it", source="models/modules.py",
-        library="the official layout (`gconet_lab/models/blocks.py`), so official checkpoints load",
-    ),
-    Difference(
-        "C30", "speed", paper="3.5 ms per batch of two 256 x 256 images on an A100, about 250 fps (Table 4)",
-        code="the speed repository's first notebook printed 3.8 ms per frame (266 fps), ACM and RACM included (C20)",
-        source="CoSOD_fps_collection test_fps.ipynb (first commit)",
-        library="notebook 17 and `gconet-lab benchmark` measure this machine; no number is quoted",
-    ),
-    Difference(
-        "C31", "training classes", paper="291 DUTS_class groups (Sec. 4.1)",
-        code="a 291-way linear classifier; COCO-SEG batches (C1) reuse its logits, so their labels collide with "
-             "DUTS_class ones", source="models/GCoNet_plus.py:96-100; dataset.py:116",
-        library="`num_classes` is the number of training groups of the chosen sets",
-    ),
-)
+DIFFERENCES_FILE = Path(__file__).with_suffix(".json")  # the table itself: data, one record per difference
+
+
+def read_differences(path: Path = DIFFERENCES_FILE) -> tuple[Difference, ...]:
+    """The differences stored in ``path`` (JSON records with :class:`Difference`'s fields), in order."""
+    records = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(Difference(**{**record, "options": tuple(record.get("options", ()))}) for record in records)
+
+
+DIFFERENCES: tuple[Difference, ...] = read_differences()
 
 
 DIFFERENCE_IDS = {difference.id: difference for difference in DIFFERENCES}

@@ -28,14 +28,7 @@ from gconet_lab.data.sources.coco import (
     AnnotatedImage,
     class_mask,
 )
-from gconet_lab.data.writer import (
-    PlaceMode,
-    place_file,
-    safe_names,
-    sample_paths,
-    write_groups_csv,
-    write_mask_png,
-)
+from gconet_lab.data.writer import PlaceMode, place_file, safe_names, sample_paths, write_groups_csv, write_mask_png
 
 
 @dataclass(frozen=True)

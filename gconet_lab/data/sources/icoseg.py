@@ -23,14 +23,7 @@ from pathlib import Path
 
 from gconet_lab.data.io import read_mask
 from gconet_lab.data.layout import IndexReport, index_dirs
-from gconet_lab.data.writer import (
-    PlaceMode,
-    place_file,
-    safe_names,
-    sample_paths,
-    write_groups_csv,
-    write_mask_png,
-)
+from gconet_lab.data.writer import PlaceMode, place_file, safe_names, sample_paths, write_groups_csv, write_mask_png
 
 
 @dataclass(frozen=True)
