@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gconet_lab.config import GCoNetConfig, make_config
+from gconet_lab.config import GCoNetConfig
 from gconet_lab.data import index_set, make_train_loader
 from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
 from gconet_lab.data.sources.coco_groups import write_groups
@@ -133,8 +133,7 @@ def train_recipe(recipe: str, data_dir: str | Path, out_dir: str | Path, epochs:
     model's recipe without GAM and GCM; ``epochs`` overrides the recipe's; ``callbacks`` as in :func:`train`.
     """
     chosen = RECIPES[recipe]
-    config = make_config(chosen.preset, **{**chosen.config_options, **overrides})
-    return train(config, data_dir, out_dir, chosen.sets, epochs=epochs, device=device, progress=progress, callbacks=callbacks)
+    return train(chosen.config(**overrides), data_dir, out_dir, chosen.sets, epochs=epochs, device=device, progress=progress, callbacks=callbacks)
 
 
 def get_trained_model(model: str | Path | None = None, device: str | None = None) -> GCoNetPlus:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gconet_lab.config import GCoNetConfig, make_config
+
 TEST_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
 CPU_RECIPE = "cpu-copypaste"  # the shipped model's recipe; the main job and the notebooks' variants train it too
 METRICS = ("maxE", "S", "maxF", "MAE")  # Table 3's column order: E_xi max, S_alpha, F_beta max, MAE
@@ -38,6 +40,10 @@ class Recipe:
     @property
     def config_options(self) -> dict[str, Any]:
         return dict(self.options)
+
+    def config(self, **overrides: Any) -> GCoNetConfig:
+        """The recipe's preset with its options, then ``overrides`` on top."""
+        return make_config(self.preset, **{**self.config_options, **overrides})
 
     @property
     def expected(self) -> dict[str, dict[str, float]]:

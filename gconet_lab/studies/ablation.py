@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from gconet_lab.config import GCoNetConfig, make_config
+from gconet_lab.config import GCoNetConfig
 from gconet_lab.data import Group, index_set, make_test_loader, read_image, read_mask
 from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, Recipe
 from gconet_lab.inference.evaluate import predict_dataset, predict_group, predicted_pairing
@@ -58,12 +58,12 @@ class AblationRow:
     table: int
     paper_id: int
     ticks: frozenset[str]  # components ticked in the paper's row
-    overrides: dict[str, Any]  # applied to the preset: make_config(preset, **overrides)
+    overrides: dict[str, Any]  # applied on top of a recipe: recipe.config(**overrides)
     paper: dict[str, dict[str, float]] = field(repr=False)  # {CoCA|CoSOD3k|CoSal2015: scores}
 
     def config(self, recipe: Recipe = RECIPES[CPU_RECIPE]) -> GCoNetConfig:
         """The row's switches applied to ``recipe``'s preset and options (by default the shipped model's recipe)."""
-        return make_config(recipe.preset, **{**recipe.config_options, **self.overrides})
+        return recipe.config(**self.overrides)
 
 
 # Table 1's rows are built without Table 2's components (its ID 5 is Table 2's ID 1).
