@@ -6,7 +6,7 @@ other classes (distractors). Only the given COCO folder is read. Examples::
 
     python data_scripts/copy_paste.py --coco ../shared/data/coco128-seg --out data_cache/cosod
     python data_scripts/copy_paste.py --coco ../shared/data/coco128-seg --out data_cache/cosod \\
-        --groups 100 --images-per-group 12 --size 320 --seed 1 --set-name CopyPaste_big
+        --groups 100 --images-per-group 12 --size 320 --seed 1 --set-name CopyPaste_big --feather 3
 """
 
 from __future__ import annotations
@@ -48,9 +48,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--min-instances", type=int, default=2, help="cut-outs a class needs to make a group (default 2)"
     )
+    parser.add_argument(
+        "--feather", type=float, default=0.0,
+        help="largest Gaussian sigma in pixels of the blended paste edges (default 0: hard edges)",
+    )
     args = parser.parse_args(argv)
     try:
-        options = PasteOptions(min_instances=args.min_instances)
+        options = PasteOptions(min_instances=args.min_instances, feather=args.feather)
         report = write_copy_paste(
             args.coco, args.out, args.set_name, args.groups, args.images_per_group, args.size,
             args.seed, options, args.split,

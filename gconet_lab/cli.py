@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from gconet_lab.config import ConfigError, GCoNetConfig, make_config
 from gconet_lab.engine.precision import INFERENCE_PRECISIONS, PRECISIONS
 from gconet_lab.engine.recipes import RECIPES
 
@@ -130,7 +131,6 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from gconet_lab.config import ConfigError, make_config
     from gconet_lab.engine.distributed import is_main_process
     from gconet_lab.pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
@@ -215,7 +215,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     import torch
 
-    from gconet_lab.config import make_config
     from gconet_lab.data import DataError, index_set
     from gconet_lab.engine.precision import check_native_precision
     from gconet_lab.engine.storage import ensure_writable_folder
@@ -242,7 +241,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
             predictions = predict_centre_prior(index_set(data, args.set).groups, Path(args.out) / "centre_prior") / args.set
         parity = parity_set(args.parity)
     report = run_benchmark(
-        make_config(args.preset, args.variant), device, args.tasks, args.batch_size, args.group_size,
+        benchmark_config(args), device, args.tasks, args.batch_size, args.group_size,
         args.repeats, args.warmup, args.compile, predictions, masks, parity, args.precision,
         given_peak(args.peak_gflops) if args.peak_gflops else None,
     )
@@ -254,6 +253,14 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
                "official_parity": vars(report.official_parity) if report.official_parity else None}
     (out / "benchmark.json").write_text(json.dumps(records, indent=1))
     print(f"records: {out / 'benchmark.json'}")
+
+
+def benchmark_config(args: argparse.Namespace) -> GCoNetConfig:
+    """``--preset`` and ``--variant`` with the ``--set-option`` overrides."""
+    try:
+        return make_config(args.preset, args.variant, **(args.set_option or {}))
+    except ConfigError as error:
+        raise ConfigError(f"--set-option: {error}") from None
 
 
 def parity_set(parity: str | None) -> tuple[Path, Path] | None:
@@ -285,7 +292,10 @@ Time GCoNet+ on random weights and inputs, each candidate against its reference 
               fraction of peak: (FLOPs per image / seconds per image) / the peak FLOP/s of its
               precision, estimated on CPUs as threads x clock x FLOP/cycle/core (the table
               prints the numbers assumed; --peak-gflops gives your own, needed on GPUs)
-  training    one training step on two groups of --group-size (forward, loss, backward, Adam)
+  training    one training step on two groups of --group-size (forward, loss, backward, Adam):
+              float32 in torch's default memory layout against the trainer's channels-last step,
+              and with --precision bf16 its bfloat16 autocast too; each with the median time of
+              every phase, its FLOPs per image (forward and backward) and its fraction of peak
   evaluation  the official-protocol evaluation of a set at its original image sizes, and the
               evaluator's numbers on the evaluation parity set (--parity) beside the numbers the
               official evaluator computed on it
@@ -296,6 +306,7 @@ Examples:
   gconet-lab benchmark --preset paper --device cpu --repeats 5
   gconet-lab benchmark --preset paper --tasks inference --precision bf16
   gconet-lab benchmark --preset tiny --tasks inference --repeats 3
+  gconet-lab benchmark --tasks training --precision bf16 --group-size 8 --set-option '{"freeze_backbone": true}'
 """
 
 
@@ -371,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description=BENCHMARK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"), help="model scale (default: %(default)s)")
     bench.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
+    bench.add_argument("--set-option", type=json_object, help='JSON of config overrides, e.g. \'{"freeze_backbone": true}\'')
     bench.add_argument("--tasks", nargs="+", default=["inference", "training", "evaluation"],
                        choices=("inference", "training", "evaluation"), help="what to time (default: all)")
     bench.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available)")
@@ -381,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=positive_int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
     bench.add_argument("--compile", action="store_true", help="wrap the fast path in torch.compile (slow to start; CPU needs a C++ compiler)")
     bench.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS,
-                       help="bf16: also time the fast path in bfloat16 beside fp32 eager and fast (where bf16 is native)")
+                       help="bf16: also time the fast path and the training step in bfloat16 beside fp32 (where bf16 is native)")
     bench.add_argument("--peak-gflops", type=peak_gflops, metavar="GFLOPS[,BF16]",
                        help="peak GFLOP/s for the fraction of peak: one value for every path, or fp32,bf16 "
                             "(default: estimated on CPUs, none on GPUs)")
@@ -399,7 +411,6 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command; a problem with the user's files or options ends with one clear line, exit status 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from gconet_lab.config import ConfigError  # imported here so that --help stays fast
     from gconet_lab.data import DataError
     from gconet_lab.data.sources.download import DownloadError
     from gconet_lab.engine.precision import PrecisionUnsupportedError

@@ -20,6 +20,7 @@ from gconet_lab.inference.benchmark import (
     benchmark_evaluation,
     benchmark_inference,
     benchmark_training_step,
+    describe_environment,
     run_benchmark,
     time_interleaved,
 )
@@ -76,10 +77,25 @@ def test_fraction_of_peak_is_achieved_flops_over_the_peak():
     assert "(FLOPs per image / seconds per image) / peak FLOP/s; peak = 1 thread x 1.00 GHz" in text
 
 
-def test_training_step_record():
-    measurement = benchmark_training_step(make_config("tiny", image_size=32), group_size=2, repeats=1, warmup=0)
-    assert measurement.images_per_call == 4 and len(measurement.seconds) == 1
-    assert "2 groups of 2" in measurement.task
+def test_training_step_compares_the_trainers_layout_and_precisions():
+    # Two things amplify rounding at random initialisation and would make the layouts' losses differ by
+    # ~1%: train-mode BatchNorm over 1 x 1 features (at 128 px the deepest are 4 x 4), and the paper's
+    # unscaled GAM softmax, whose near-one-hot attention flips with the summation order (the official
+    # per-image softmax scaled by 1/sqrt(C) does not).
+    config = make_config("tiny", image_size=128, gam_softmax="image", gam_scale=True)
+    fp32, bf16 = benchmark_training_step(config, group_size=2, repeats=2, warmup=1, precisions=("fp32", "bf16"))
+    assert fp32.reference is bf16.reference and fp32.reference.implementation == "eager"
+    assert (fp32.fast.implementation, bf16.fast.implementation) == ("channels-last", "channels-last bf16")
+    for measurement in (fp32.reference, fp32.fast, bf16.fast):
+        assert measurement.images_per_call == 4 and len(measurement.seconds) == 2
+        assert "2 groups of 2 at 128x128" in measurement.task
+        assert set(measurement.phases) == {"forward", "loss", "backward", "optimizer"}
+        assert 0 < sum(measurement.phases.values()) <= 1.5 * max(measurement.seconds)
+    assert fp32.reference.flops_per_image == fp32.fast.flops_per_image > 0
+    assert fp32.max_abs_difference < 1e-2  # the same loss (hundreds) in another memory layout
+    assert fp32.max_abs_difference < bf16.max_abs_difference  # bf16 rounds
+    row = BenchmarkReport(describe_environment(), [fp32], []).rows()[1]
+    assert row["backward_s"] == fp32.fast.phases["backward"]
 
 
 def write_masks_and_predictions(root, rng):

@@ -20,6 +20,7 @@ from gconet_lab.data.sources.copy_paste import (
     compose,
     cut_instances,
     draw_image,
+    feather_cutout,
     plan_groups,
     target_mask,
     write_copy_paste,
@@ -94,6 +95,39 @@ def test_targets_stay_visible_when_layouts_keep_covering_them() -> None:
     image, mask = draw_image(targets, distractors, np.zeros((32, 32, 3), np.uint8), 32, options,
                              np.random.default_rng(0))
     assert mask.sum() == 16 * 16  # the 8 x 8 target is enlarged by max_upscale = 2 and fully visible
+
+
+def test_feathered_paste_blends_its_edge_and_keeps_the_hard_mask() -> None:
+    """A white 20 x 20 square feathered with sigma 2 on black: the mask is still the square, the
+    pixels ramp across its edge (the Gaussian's half-opacity falls on the edge), and far from the
+    edge the paste is opaque inside and absent outside."""
+    soft = feather_cutout(solid((255, 255, 255), 20, 20, 0), sigma=2.0)
+    assert soft.alpha.shape == (32, 32) and soft.blend is not None  # padded by 3 sigma = 6
+    image, owner = compose(np.zeros((40, 40, 3), np.uint8), [Paste(soft, 4, 4, True)])
+    mask = target_mask(owner, [Paste(soft, 4, 4, True)])
+    expected = np.zeros((40, 40), bool)
+    expected[10:30, 10:30] = True
+    np.testing.assert_array_equal(mask, expected)
+    row = image[20, :, 0].astype(int)
+    assert row[20] == 255 and row[2] == 0  # opaque centre; untouched outside the padded paste
+    assert 0 < row[8] < row[9] < row[10] < row[11] < 255  # a ramp across the edge at column 10
+    assert abs((row[9] + row[10]) / 2 - 127.5) < 20  # half opacity at the edge
+    hard = solid((255, 255, 255), 20, 20, 0)
+    assert feather_cutout(hard, sigma=0.1) is hard  # a sigma under a sixth of a pixel changes nothing
+
+
+def test_feathered_draws_stay_deterministic_and_in_bounds() -> None:
+    options = PasteOptions(feather=3.0, object_size=(0.9, 1.0))  # padded cut-outs overhang the canvas
+    targets = [solid((255, 0, 0), 30, 20, 0)]
+    distractors = [[solid((0, 0, 255), 25, 25, 1)]]
+    background = np.full((48, 60, 3), (0, 255, 0), np.uint8)
+    first = draw_image(targets, distractors, background, 48, options, np.random.default_rng(3))
+    second = draw_image(targets, distractors, background, 48, options, np.random.default_rng(3))
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    assert first[0].shape == (48, 48, 3) and first[1].any()
+    with pytest.raises(ValueError, match="feather"):
+        PasteOptions(feather=-1.0)
 
 
 def test_cutouts_have_the_polygon_alpha_and_tiny_or_truncated_instances_are_dropped(tmp_path: Path) -> None:

@@ -11,12 +11,15 @@ On a shared machine the load changes while one measures. So candidates are timed
 slows every candidate alike and the ratio survives.
 
 Each inference path (float32 eager, the float32 fast path and, asked for, the bfloat16 fast path)
-also reports its FLOPs per image, counted once on an untimed forward, and the fraction of the
-machine's peak FLOP/s it reaches (:mod:`gconet_lab.inference.flops`, which states the peak assumed).
+and each training step (the contiguous float32 reference, the trainer's channels-last step, and
+asked for, its bfloat16 autocast) also reports its FLOPs per image, counted once untimed, and the
+fraction of the machine's peak FLOP/s it reaches (:mod:`gconet_lab.inference.flops`, which states
+the peak assumed); a training step also reports the median time of each of its phases.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import resource
@@ -31,6 +34,7 @@ from pathlib import Path
 import torch
 
 from gconet_lab.config import GCoNetConfig
+from gconet_lab.engine.precision import autocast
 from gconet_lab.engine.train import make_optimizer
 from gconet_lab.inference.fast_inference import make_fast_model, max_abs_difference
 from gconet_lab.inference.flops import Peak, count_flops, estimate_peak
@@ -50,6 +54,7 @@ class Measurement:
     peak_memory_mb: float | None = None  # CUDA only: torch's peak allocation during one call
     precision: str = "fp32"
     flops_per_image: float | None = None  # FLOPs of the call's convolutions and matrix products, per image
+    phases: dict[str, float] | None = None  # a training step: median seconds of each phase of one call
 
     @property
     def median_seconds(self) -> float:
@@ -75,7 +80,7 @@ class Measurement:
             "repeats": len(self.seconds), "median_s": self.median_seconds, "ms_per_image": self.ms_per_image,
             "images_per_s": self.images_per_second, "peak_memory_mb": self.peak_memory_mb,
             "flops_per_image": self.flops_per_image, "gflops_per_s": self.gflops_per_second,
-        }
+        } | {f"{phase}_s": seconds for phase, seconds in (self.phases or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -171,25 +176,83 @@ def fast_name(precision: str, compile: bool) -> str:
     return "fast" + (f" {precision}" if precision != "fp32" else "") + (" + compile" if compile else "")
 
 
+TRAINING_PHASES = ("forward", "loss", "backward", "optimizer")
+
+
 def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: int = 3, warmup: int = 1,
-                            device: torch.device | str = "cpu") -> Measurement:
-    """One training step on two random groups of ``group_size`` (Eq. 16): forward, Eq. 11, backward, Adam."""
+                            device: torch.device | str = "cpu",
+                            precisions: Iterable[str] = ("fp32",)) -> list[Comparison]:
+    """One training step on two random groups of ``group_size`` (Eq. 16): forward, Eq. 11, backward, Adam.
+
+    The reference is the float32 step in torch's default (contiguous) memory layout; against it, the
+    trainer's step (channels-last, :func:`~gconet_lab.engine.train.channels_last_layout`) in each of
+    ``precisions``. Every candidate trains its own copy of one random model on the same batch, timed
+    interleaved, with the median of each phase (:data:`TRAINING_PHASES`) beside the total; FLOPs
+    (forward and backward) are counted on one untimed step. The difference is that of the first
+    step's loss, which every candidate computes from the same weights.
+    """
     device = torch.device(device)
-    model = GCoNetPlus(config).to(device).train()
-    criterion, optimizer = GCoNetLoss(config), make_optimizer(model, config)
-    size, n = config.image_size, group_size
+    template = GCoNetPlus(config).to(device).train()
+    n, size = group_size, config.image_size
     images = torch.randn(2 * n, 3, size, size, device=device)
     masks = (torch.rand(2 * n, 1, size, size, device=device) > 0.5).float()
     class_ids = torch.tensor([0] * n + [1] * n, device=device)
+    candidates = {("eager", "fp32"): torch.contiguous_format}
+    candidates |= {(f"channels-last{'' if p == 'fp32' else ' ' + p}", p): torch.channels_last for p in precisions}
+    steps, phases, first_loss = {}, {}, {}
+    for (name, precision), layout in candidates.items():
+        model = copy.deepcopy(template).to(memory_format=layout)
+        batch = images.contiguous(memory_format=layout)
+        criterion = GCoNetLoss(config)
+        with torch.no_grad(), autocast(device, precision):
+            first_loss[name] = float(criterion(model(batch), masks, class_ids).total)
+        phases[name] = {phase: [] for phase in TRAINING_PHASES}
+        steps[name] = phased_training_step(model, criterion, make_optimizer(model, config), batch, masks, class_ids,
+                                           precision, phases[name])
+    flops = {name: count_flops(step) / (2 * n) for name, step in steps.items()}
+    for times in phases.values():  # drop the counted step's phases
+        for phase in TRAINING_PHASES:
+            times[phase].clear()
+    times = time_interleaved(steps, repeats, warmup, device)
+    task = f"training step, 2 groups of {n} at {size}x{size}"
+
+    def measure(name: str, precision: str) -> Measurement:
+        medians = {phase: statistics.median(seconds[warmup:]) for phase, seconds in phases[name].items()}
+        return Measurement(task, name, times[name], 2 * n, peak_memory_mb(steps[name], device), precision,
+                           flops[name], medians)
+
+    reference = measure("eager", "fp32")
+    return [Comparison(reference, measure(name, precision), abs(first_loss[name] - first_loss["eager"]))
+            for name, precision in candidates if name != "eager"]
+
+
+def phased_training_step(model: GCoNetPlus, criterion: GCoNetLoss, optimizer: torch.optim.Optimizer,
+                         images: torch.Tensor, masks: torch.Tensor, class_ids: torch.Tensor, precision: str,
+                         phases: dict[str, list[float]]) -> Callable[[], None]:
+    """A training step that appends the seconds of each of its phases to ``phases``."""
+    device = images.device
 
     def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        criterion(model(images), masks, class_ids).total.backward()
-        optimizer.step()
+        marks = [time.perf_counter()]
 
-    times = time_interleaved({"step": step}, repeats, warmup, device)["step"]
-    task = f"training step, 2 groups of {n} at {size}x{size}"
-    return Measurement(task, "eager", times, 2 * n, peak_memory_mb(step, device))
+        def mark() -> None:
+            synchronize(device)
+            marks.append(time.perf_counter())
+
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            output = model(images)
+            mark()
+            loss = criterion(output, masks, class_ids).total
+            mark()
+        loss.backward()
+        mark()
+        optimizer.step()
+        mark()
+        for phase, start, end in zip(TRAINING_PHASES, marks, marks[1:]):
+            phases[phase].append(end - start)
+
+    return step
 
 
 @dataclass(frozen=True)
@@ -281,6 +344,10 @@ class BenchmarkReport:
                 f"{row['ms_per_image']:>9.1f} {row['images_per_s']:>9.1f} {cell(row['peak_memory_mb'], '.0f'):>8} "
                 f"{speedup:>8} {cell(row.get('max_abs_difference'), '.1e'):>10} {cell(gflop, '.2f'):>11} "
                 f"{cell(row['gflops_per_s'], '.1f'):>8} {cell(row['fraction_of_peak'], '.1%'):>7}")
+        for row in rows:
+            if "forward_s" in row:
+                lines.append(f"  {row['implementation']} step phases (median s): "
+                             + ", ".join(f"{phase} {row[f'{phase}_s']:.3f}" for phase in TRAINING_PHASES))
         if any(row["flops_per_image"] is not None for row in rows):
             lines.append("of peak = (FLOPs per image / seconds per image) / peak FLOP/s; "
                          + (self.peak.assumption if self.peak else "no peak estimated for this device (--peak-gflops)"))
@@ -299,7 +366,8 @@ def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", task
     The model has random weights: speed does not depend on them. ``predictions`` and ``masks``
     (``<root>/<group>/<name>.png``) are needed for the ``evaluation`` task only; ``parity``
     (see :func:`benchmark_evaluation`) also checks the evaluator's numbers against the official ones.
-    ``precision="bf16"`` adds the bfloat16 fast path to the inference task, beside the float32 ones.
+    ``precision="bf16"`` adds the bfloat16 fast path to the inference task and the bfloat16 step to the
+    training task, beside the float32 ones.
     ``peak`` (GFLOP/s by precision) defaults to :func:`~gconet_lab.inference.flops.estimate_peak`.
     """
     tasks = set(tasks)
@@ -314,7 +382,7 @@ def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", task
             comparisons += benchmark_inference(model, size, repeats=repeats, warmup=warmup, compile=compile,
                                                precisions=precisions)
     if "training" in tasks:
-        measurements.append(benchmark_training_step(config, group_size, max(1, repeats // 2), 1, device))
+        comparisons += benchmark_training_step(config, group_size, max(1, repeats // 2), 1, device, precisions)
     if "evaluation" in tasks:
         if predictions is None or masks is None:
             raise ValueError("the evaluation task needs the predictions and masks folders")

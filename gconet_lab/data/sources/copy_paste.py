@@ -18,10 +18,13 @@ the idea to the instance polygons of coco128-seg:
   distinct classes drawn uniformly) pasted in random order, each with a random scale, position,
   horizontal flip and colour jitter;
 * **masks**: exactly the pixels where a pasted target is visible: an object pasted later covers
-  the ones before it. Pastes are hard-edged (no blending), so mask and pixels agree exactly; the
-  price is a visible cut edge, a cue a model could learn that real photos do not have. A layout
-  in which a target keeps less than ``min_visible`` of its pixels is drawn again (after a few
-  tries the targets are pasted last).
+  the ones before it. A layout in which a target keeps less than ``min_visible`` of its pixels is
+  drawn again (after a few tries the targets are pasted last).
+* **edges**: with ``feather = 0`` pastes are hard-edged, so mask and pixels agree exactly; the
+  price is a visible cut edge, a cue a model can learn that real photos do not have. With
+  ``feather > 0`` every paste is blended through its alpha blurred by a Gaussian of a random
+  sigma in ``[0, feather]`` pixels (Dwibedi et al., "Cut, Paste and Learn", ICCV 2017, found
+  such blending essential); the mask stays the hard alpha, so it marks the edge's middle.
 
 Only coco128-seg pixels are used (iCoseg is the test set; the API takes one COCO folder).
 Everything follows from ``seed``; each group draws from its own seed stream. Folder names are the
@@ -64,6 +67,7 @@ class Cutout:
     alpha: np.ndarray  # (h, w) bool
     class_id: int
     source: str  # "<photo stem>#<instance number in its label file order>"
+    blend: np.ndarray | None = None  # (h, w) float32 opacity when pasted; None: the hard alpha
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class PasteOptions:
     jitter: float = 0.2  # saturation and brightness factors drawn in [1 - jitter, 1 + jitter]
     hue_shift: int = 6  # hue shift drawn in [-hue_shift, hue_shift] (OpenCV hue: 180 = full turn)
     min_visible: float = 0.5  # least visible fraction of every pasted target
+    feather: float = 0.0  # largest Gaussian sigma (pixels) of a paste's blended edge; 0: hard edges
 
     def __post_init__(self) -> None:
         if not 1 <= self.targets[0] <= self.targets[1]:
@@ -104,6 +109,8 @@ class PasteOptions:
             raise ValueError(f"min_instances must be at least 1, not {self.min_instances}")
         if not 0 <= self.min_visible <= 1 or not 0 <= self.jitter < 1:
             raise ValueError("need 0 <= min_visible <= 1 and 0 <= jitter < 1")
+        if not 0 <= self.feather <= 16:
+            raise ValueError(f"feather must be a sigma in [0, 16] pixels, not {self.feather}")
 
 
 @dataclass(frozen=True)
@@ -177,7 +184,25 @@ def transform_cutout(
     hsv[..., 1:] *= rng.uniform(1 - options.jitter, 1 + options.jitter, size=2)
     hsv = np.clip(np.round(hsv), 0, 255).astype(np.uint8)
     rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-    return Cutout(rgb, np.ascontiguousarray(alpha), cutout.class_id, cutout.source)
+    alpha = np.ascontiguousarray(alpha)
+    if options.feather == 0:
+        return Cutout(rgb, alpha, cutout.class_id, cutout.source)
+    return feather_cutout(Cutout(rgb, alpha, cutout.class_id, cutout.source), rng.uniform(0, options.feather))
+
+
+def feather_cutout(cutout: Cutout, sigma: float) -> Cutout:
+    """``cutout`` with a soft edge: its alpha blurred by a Gaussian of ``sigma`` pixels as the opacity.
+
+    The cut-out is first padded by 3 sigma (alpha with zeros, pixels by repeating the border ones)
+    so the blur can reach outside its tight box.
+    """
+    pad = round(3 * sigma)
+    if pad == 0:
+        return cutout
+    rgb = cv2.copyMakeBorder(cutout.rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    alpha = np.pad(cutout.alpha, pad)
+    blend = cv2.GaussianBlur(alpha.astype(np.float32), (2 * pad + 1, 2 * pad + 1), sigma)
+    return Cutout(rgb, alpha, cutout.class_id, cutout.source, blend)
 
 
 def compose(canvas: np.ndarray, pastes: Sequence[Paste]) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +221,12 @@ def compose(canvas: np.ndarray, pastes: Sequence[Paste]) -> tuple[np.ndarray, np
             continue
         inner = np.s_[top - paste.top : bottom - paste.top, left - paste.left : right - paste.left]
         alpha = paste.cutout.alpha[inner]
-        image[top:bottom, left:right][alpha] = paste.cutout.rgb[inner][alpha]
+        if paste.cutout.blend is None:
+            image[top:bottom, left:right][alpha] = paste.cutout.rgb[inner][alpha]
+        else:
+            opacity = paste.cutout.blend[inner][..., None]
+            region = image[top:bottom, left:right]
+            region[:] = np.round(opacity * paste.cutout.rgb[inner] + (1 - opacity) * region).astype(np.uint8)
         owner[top:bottom, left:right][alpha] = index
     return image, owner
 
@@ -254,8 +284,8 @@ def draw_image(
         pastes = [
             Paste(
                 cutout,
-                int(rng.integers(size - cutout.alpha.shape[0] + 1)),
-                int(rng.integers(size - cutout.alpha.shape[1] + 1)),
+                int(rng.integers(max(size - cutout.alpha.shape[0], 0) + 1)),  # a feathered cut-out's
+                int(rng.integers(max(size - cutout.alpha.shape[1], 0) + 1)),  # margin may overhang
                 is_target,
             )
             for cutout, is_target in (chosen[i] for i in order)
