@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser-test install clean
+.PHONY: demo test browser-test app install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP)
 # with one line when no Chromium is found (apt-get install chromium), never under CI.
 browser-test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/browser -m browser --durations=0 -p no:cacheprovider
+
+# A classroom app: a notebook run by Voila and shown as a web page, code hidden (http://localhost:8866).
+# APP=12_decoder_feature_maps for the decoder-feature browser; the default is the failure-case browser.
+APP ?= 14_failure_cases
+app: $(STAMP)
+	GCONET_LAB_FAST=1 $(BIN)/voila notebooks/$(APP).ipynb
 
 clean:
 	rm -rf outputs runs .pytest_cache

@@ -52,9 +52,14 @@ def main(argv: list[str] | None = None) -> None:
         "--feather", type=float, default=0.0,
         help="largest Gaussian sigma in pixels of the blended paste edges (default 0: hard edges)",
     )
+    parser.add_argument(
+        "--object-size", type=float, nargs=2, default=(0.25, 0.6), metavar=("LOW", "HIGH"),
+        help="long side of a pasted object as a fraction of the image side, drawn in [LOW, HIGH] (default 0.25 0.6)",
+    )
     args = parser.parse_args(argv)
     try:
-        options = PasteOptions(min_instances=args.min_instances, feather=args.feather)
+        options = PasteOptions(min_instances=args.min_instances, feather=args.feather,
+                               object_size=tuple(args.object_size))
         report = write_copy_paste(
             args.coco, args.out, args.set_name, args.groups, args.images_per_group, args.size,
             args.seed, options, args.split,

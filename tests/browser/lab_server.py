@@ -1,9 +1,9 @@
-"""A throw-away JupyterLab server for the browser tests.
+"""Throw-away servers for the browser tests: JupyterLab, and Voila for the classroom apps.
 
-It serves a copy of ``notebooks/*.ipynb`` (so neither a test nor an autosave can rewrite the
-repository's notebooks) from a temporary folder that also holds its own Jupyter config, runtime,
-settings and workspace folders, so nothing of the user's Jupyter setup leaks in. Kernels run the
-``.venv`` interpreter that runs the tests, under the notebooks' fast profile.
+JupyterLab serves a copy of ``notebooks/*.ipynb`` (so neither a test nor an autosave can rewrite
+the repository's notebooks) from a temporary folder; each server has its own Jupyter config,
+runtime, settings and workspace folders, so nothing of the user's Jupyter setup leaks in. Kernels
+run the ``.venv`` interpreter that runs the tests, under the notebooks' fast profile.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -38,15 +39,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class JupyterLabServer:
-    """``python -m jupyter lab`` on a free 127.0.0.1 port; ``start()`` returns once it answers, ``stop()`` ends it."""
+class LocalServer:
+    """A server subprocess on a free 127.0.0.1 port: ``start()`` returns once ``ready_url`` answers, ``stop()`` ends it."""
 
-    def __init__(self, workdir: Path, notebooks: list[Path]) -> None:
+    name = "server"
+
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.root = workdir / "root"
         self.port = free_port()
-        self.token = secrets.token_hex(16)
-        self.log_path = workdir / "jupyterlab.log"
+        self.log_path = workdir / f"{self.name.lower()}.log"
         self.process: subprocess.Popen | None = None
         self.env = dict(os.environ)
         self.env.update(
@@ -58,13 +59,61 @@ class JupyterLabServer:
             OMP_NUM_THREADS="1",
             PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
         )
-        (self.root / "notebooks").mkdir(parents=True)
-        for notebook in notebooks:
-            shutil.copy2(notebook, self.root / "notebooks" / notebook.name)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready_url(self) -> str:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 90) -> None:
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with status {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.ready_url(), timeout=2):
+                    return
+            except urllib.error.HTTPError:  # an error page is an answer: the server listens
+                return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer on {self.url} within {timeout:.0f} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        """SIGTERM (the server shuts its kernels down), then SIGKILL if it has not exited after 20 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class JupyterLabServer(LocalServer):
+    """``python -m jupyter lab`` serving a copy of ``notebooks`` from a throw-away root."""
+
+    name = "JupyterLab"
+
+    def __init__(self, workdir: Path, notebooks: list[Path]) -> None:
+        super().__init__(workdir)
+        self.root = workdir / "root"
+        self.token = secrets.token_hex(16)
+        (self.root / "notebooks").mkdir(parents=True)
+        for notebook in notebooks:
+            shutil.copy2(notebook, self.root / "notebooks" / notebook.name)
 
     def page_url(self, path: str) -> str:
         """The page that opens ``path`` (relative to the served folder) alone: ``reset`` drops the last tabs."""
@@ -87,10 +136,10 @@ class JupyterLabServer:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
 
-    def start(self, timeout: float = 90) -> None:
+    def command(self) -> list[str]:
         settings_dir, workspaces_dir = self.workdir / "settings", self.workdir / "workspaces"
         self._write_settings(settings_dir)
-        command = [
+        return [
             sys.executable, "-m", "jupyter", "lab", "--no-browser",
             f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
@@ -98,30 +147,23 @@ class JupyterLabServer:
             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands, read the notebook model
             "--ServerApp.allow_root=True",  # CI runs as root
         ]
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with status {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"JupyterLab did not answer on {self.url} within {timeout:.0f} s:\n{self.log()}")
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+    def ready_url(self) -> str:
+        return f"{self.url}/api/status?token={self.token}"
 
-    def stop(self) -> None:
-        """SIGTERM (the server shuts its kernels down), then SIGKILL if it has not exited after 20 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+
+class VoilaApp(LocalServer):
+    """``voila <notebook>``: the notebook run top to bottom and shown as a web app (code hidden), as ``make app`` does."""
+
+    name = "Voila"
+
+    def __init__(self, workdir: Path, notebook: Path) -> None:
+        super().__init__(workdir)
+        self.notebook = notebook
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "voila", str(self.notebook), "--no-browser", f"--port={self.port}",
+                "--Voila.port_retries=0", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"]
+
+    def ready_url(self) -> str:
+        return f"{self.url}/api/status"  # not the app page: each visit of that runs the notebook

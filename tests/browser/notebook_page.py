@@ -72,6 +72,49 @@ class Control:
     element: Locator
 
 
+def image_digest(element: Locator) -> str:
+    """SHA-256 of each image under ``element``, comma-separated ('' for an empty one)."""
+    return element.evaluate(IMAGE_DIGEST)
+
+
+def find_controls(view: Locator) -> list[Control]:
+    """The dropdowns, sliders, toggle buttons and checkboxes inside a widget view, kind by kind."""
+    kinds = {"dropdown": ".widget-dropdown", "slider": ".widget-slider", "toggle": ".widget-toggle-button",
+             "checkbox": ".widget-checkbox"}
+    found = []
+    for kind, selector in kinds.items():
+        for i in range(view.locator(selector).count()):
+            element = view.locator(selector).nth(i)
+            label = element.locator(".widget-label").first
+            found.append(Control(kind, (label if label.count() else element).inner_text(), element))
+    return found
+
+
+def control_moves(control: Control) -> Iterator[Callable[[], bool]]:
+    """User actions on the control, each returning whether it changed the value: other options, slider steps, a click."""
+    if control.kind == "dropdown":
+        select = control.element.locator("select")
+        current = select.evaluate("s => s.selectedIndex")
+        for index in range(select.locator("option").count()):
+            if index != current:
+                yield lambda index=index: bool(select.select_option(index=index))
+    elif control.kind == "slider":
+        handle, readout = control.element.locator(".noUi-handle"), control.element.locator(".widget-readout")
+
+        def press(key: str) -> bool:
+            shown = readout.inner_text()
+            handle.focus()
+            handle.press(key)
+            return readout.inner_text() != shown  # at an end of its range the slider does not move
+
+        for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowLeft"):
+            yield lambda key=key: press(key)
+    elif control.kind == "checkbox":
+        yield lambda: control.element.locator("input").click() or True
+    else:
+        yield lambda: control.element.click() or True
+
+
 class NotebookPage:
     """A browser page with the notebook ``path`` (relative to the served folder) open and its kernel started."""
 
@@ -123,53 +166,14 @@ class NotebookPage:
     def widget_errors(self) -> int:
         return self.page.get_by_text(WIDGET_ERROR).count()
 
-    def image_digest(self, element: Locator) -> str:
-        return element.evaluate(IMAGE_DIGEST)
-
-    def controls(self, view: Locator) -> list[Control]:
-        """The dropdowns, sliders, toggle buttons and checkboxes inside a widget view, kind by kind."""
-        kinds = {"dropdown": ".widget-dropdown", "slider": ".widget-slider", "toggle": ".widget-toggle-button",
-                 "checkbox": ".widget-checkbox"}
-        found = []
-        for kind, selector in kinds.items():
-            for i in range(view.locator(selector).count()):
-                element = view.locator(selector).nth(i)
-                label = element.locator(".widget-label").first
-                found.append(Control(kind, (label if label.count() else element).inner_text(), element))
-        return found
-
-    def _moves(self, control: Control) -> Iterator[Callable[[], bool]]:
-        """User actions on the control, each returning whether it changed the value: other options, slider steps, a click."""
-        if control.kind == "dropdown":
-            select = control.element.locator("select")
-            current = select.evaluate("s => s.selectedIndex")
-            for index in range(select.locator("option").count()):
-                if index != current:
-                    yield lambda index=index: bool(select.select_option(index=index))
-        elif control.kind == "slider":
-            handle, readout = control.element.locator(".noUi-handle"), control.element.locator(".widget-readout")
-
-            def press(key: str) -> bool:
-                shown = readout.inner_text()
-                handle.focus()
-                handle.press(key)
-                return readout.inner_text() != shown  # at an end of its range the slider does not move
-
-            for key in ("ArrowRight", "ArrowRight", "ArrowLeft", "ArrowLeft", "ArrowLeft"):
-                yield lambda key=key: press(key)
-        elif control.kind == "checkbox":
-            yield lambda: control.element.locator("input").click() or True
-        else:
-            yield lambda: control.element.click() or True
-
     def change_redraws(self, view: Locator, control: Control, timeout: float = 180) -> bool:
         """Move ``control`` until the images in ``view`` change; False if no move of it changes them.
 
         After each move the kernel must have handled it (gone busy and back to idle) before the
         images are compared, so a half-drawn view is never mistaken for a redraw.
         """
-        before = self.image_digest(view)
-        for move in self._moves(control):
+        before = image_digest(view)
+        for move in control_moves(control):
             _, idle_before = self.kernel_state()
             if not move():
                 continue
@@ -183,7 +187,7 @@ class NotebookPage:
                 raise AssertionError(f"{self.name}: the kernel never handled a change of {control.kind} {control.label!r}")
             settle = time.monotonic() + 5  # the view renders the kernel's update after the idle message
             while time.monotonic() < settle:
-                after = self.image_digest(view)
+                after = image_digest(view)
                 if after != before and "" not in after.split(","):
                     return True
                 time.sleep(0.25)

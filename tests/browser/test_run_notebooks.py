@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="browser suite skipped: Python Playwright is not installed (pip install -e '.[dev]')")
 
 from lab_server import NOTEBOOKS
-from notebook_page import NotebookPage
+from notebook_page import NotebookPage, find_controls, image_digest
 
 pytestmark = pytest.mark.browser
 
@@ -40,9 +40,9 @@ def test_run_all_renders_and_redraws(lab, context, screenshots, path: Path):
         if uses_widgets(path):
             assert views.count() > 0, "the notebook uses widgets but shows none"
         for view in views.all():
-            controls = notebook.controls(view)
+            controls = find_controls(view)
             if controls:
-                assert notebook.image_digest(view), "a widget view with controls shows no image"
+                assert image_digest(view), "a widget view with controls shows no image"
             for control in controls:
                 assert notebook.change_redraws(view, control), f"changing {control.kind} {control.label!r} left the image as it was"
                 print(f"{path.stem}: {control.kind} {control.label!r} redraws")
