@@ -167,3 +167,16 @@ def test_report_rows_and_cli_records(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exit_:
         main(["benchmark", "--tasks", "evaluation", "--data", str(tmp_path), "--set", "missing", "--parity", "none"])
     assert exit_.value.code == 2 and "gts/missing" in capsys.readouterr().err
+
+
+def test_cli_times_the_training_step_of_the_configuration_asked_for(tmp_path, capsys):
+    main(["benchmark", "--preset", "tiny", "--tasks", "training", "--group-size", "2", "--repeats", "2",
+          "--warmup", "0", "--set-option", '{"image_size": 64, "freeze_backbone": true}', "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert "training step, 2 groups of 2 at 64x64" in text and "channels-last step phases (median s): forward" in text
+    rows = json.loads((tmp_path / "benchmark.json").read_text())["rows"]
+    assert [row["implementation"] for row in rows] == ["eager", "channels-last"]
+    assert all(row["backward_s"] > 0 and row["flops_per_image"] > 0 for row in rows)
+    with pytest.raises(SystemExit) as exit_:
+        main(["benchmark", "--preset", "tiny", "--tasks", "training", "--set-option", '{"image_sise": 64}'])
+    assert exit_.value.code == 2 and "--set-option: unknown configuration option 'image_sise'" in capsys.readouterr().err
