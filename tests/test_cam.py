@@ -53,6 +53,15 @@ def test_every_method_gives_maps_of_the_images_size(images):
             assert np.isfinite(cams).all() and cams.min() >= 0 and cams.max() <= 1
 
 
+def test_a_frozen_encoder_still_has_gradients_at_x5(images):
+    """The shipped recipe freezes the encoder: no weight before x5 needs a gradient, yet CAMs need one there."""
+    model = tiny_model(freeze_backbone=True)
+    targets = class_targets(group_class(model, images), 3)
+    grad_cam = class_activation_maps(model, images, "class", targets, methods=("Grad-CAM",))["Grad-CAM"]
+    assert grad_cam.shape == (3, 64, 64) and grad_cam.max() > 0
+    assert (target_gradient_norms(model, images, "class", targets) > 0).all()
+
+
 def test_masked_inputs_black_out_the_background(images):
     model = tiny_model()
     masked = masked_inputs(model, images)

@@ -53,7 +53,10 @@ class CamModel(nn.Module):
         self.target_layer = nn.Identity()  # sees x5, the encoder's deepest features
 
     def _tap_deepest(self, _module: nn.Module, _inputs: tuple, levels: list[Tensor]) -> list[Tensor]:
-        return [*levels[:-1], self.target_layer(levels[-1])]
+        deepest = levels[-1]
+        if torch.is_grad_enabled() and not deepest.requires_grad:  # a frozen encoder (freeze_backbone):
+            deepest = deepest.detach().requires_grad_()  # x5 is where the gradients are read, so start them there
+        return [*levels[:-1], self.target_layer(deepest)]
 
     def forward(self, images: Tensor) -> Tensor:
         handle = self.model.encoder.register_forward_hook(self._tap_deepest)
