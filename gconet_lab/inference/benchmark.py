@@ -177,6 +177,11 @@ def fast_name(precision: str, compile: bool) -> str:
 
 
 TRAINING_PHASES = ("forward", "loss", "backward", "optimizer")
+# A training step's FLOPs: the forward's plus a backward of twice as many (each product of the forward
+# gives one for the input's gradient and one for the weight's). Counted this way because torch's flop
+# counter charges a grouped (depthwise) convolution's backward as if it were dense: 16x the forward
+# for EfficientNet-Lite0. An upper bound with a frozen encoder, which needs no weight gradients.
+BACKWARD_FLOPS_FACTOR = 3
 
 
 def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: int = 3, warmup: int = 1,
@@ -187,9 +192,9 @@ def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: 
     The reference is the float32 step in torch's default (contiguous) memory layout; against it, the
     trainer's step (channels-last, :func:`~gconet_lab.engine.train.channels_last_layout`) in each of
     ``precisions``. Every candidate trains its own copy of one random model on the same batch, timed
-    interleaved, with the median of each phase (:data:`TRAINING_PHASES`) beside the total; FLOPs
-    (forward and backward) are counted on one untimed step. The difference is that of the first
-    step's loss, which every candidate computes from the same weights.
+    interleaved, with the median of each phase (:data:`TRAINING_PHASES`) beside the total; FLOPs are
+    those of the forward and Eq. 11, counted once untimed, times :data:`BACKWARD_FLOPS_FACTOR`. The
+    difference is that of the first step's loss, which every candidate computes from the same weights.
     """
     device = torch.device(device)
     template = GCoNetPlus(config).to(device).train()
@@ -199,27 +204,25 @@ def benchmark_training_step(config: GCoNetConfig, group_size: int = 4, repeats: 
     class_ids = torch.tensor([0] * n + [1] * n, device=device)
     candidates = {("eager", "fp32"): torch.contiguous_format}
     candidates |= {(f"channels-last{'' if p == 'fp32' else ' ' + p}", p): torch.channels_last for p in precisions}
-    steps, phases, first_loss = {}, {}, {}
+    criterion, steps, phases, first_loss = GCoNetLoss(config), {}, {}, {}
     for (name, precision), layout in candidates.items():
         model = copy.deepcopy(template).to(memory_format=layout)
         batch = images.contiguous(memory_format=layout)
-        criterion = GCoNetLoss(config)
         with torch.no_grad(), autocast(device, precision):
             first_loss[name] = float(criterion(model(batch), masks, class_ids).total)
         phases[name] = {phase: [] for phase in TRAINING_PHASES}
         steps[name] = phased_training_step(model, criterion, make_optimizer(model, config), batch, masks, class_ids,
                                            precision, phases[name])
-    flops = {name: count_flops(step) / (2 * n) for name, step in steps.items()}
-    for times in phases.values():  # drop the counted step's phases
-        for phase in TRAINING_PHASES:
-            times[phase].clear()
+    with torch.no_grad():  # the forward and Eq. 11, on a copy (train-mode BatchNorm updates its statistics)
+        counted = copy.deepcopy(template)
+        flops_per_image = BACKWARD_FLOPS_FACTOR * count_flops(lambda: criterion(counted(images), masks, class_ids)) / (2 * n)
     times = time_interleaved(steps, repeats, warmup, device)
     task = f"training step, 2 groups of {n} at {size}x{size}"
 
     def measure(name: str, precision: str) -> Measurement:
         medians = {phase: statistics.median(seconds[warmup:]) for phase, seconds in phases[name].items()}
         return Measurement(task, name, times[name], 2 * n, peak_memory_mb(steps[name], device), precision,
-                           flops[name], medians)
+                           flops_per_image, medians)
 
     reference = measure("eager", "fp32")
     return [Comparison(reference, measure(name, precision), abs(first_loss[name] - first_loss["eager"]))
