@@ -1,7 +1,8 @@
 # Two commands from a fresh clone (Python >= 3.10 on PATH as python3):
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
 #   make test   install into .venv, then ruff, the whole test suite and every notebook (nbval, fast profile),
-#               then every notebook in JupyterLab in Chromium (make browser-test)
+#               then every notebook in JupyterLab in Chromium and the Voila apps (make browser-test)
+# and, for a classroom, make app: a notebook's widgets as a web page (Voila)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
