@@ -135,10 +135,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from gconet_lab.pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
     preset = args.preset or (recipe.preset if recipe else "cpu")
-    try:
-        config = make_config(preset, args.variant, **{**(recipe.config_options if recipe else {}), **(args.set_option or {})})
-    except ConfigError as error:  # the preset and variant are argparse choices: the overrides are wrong
-        raise ConfigError(f"--set-option: {error}") from None
+    config = config_with_options(preset, args.variant, {**(recipe.config_options if recipe else {}), **(args.set_option or {})})
     sets = recipe.sets if recipe else tuple(args.sets)
     result = train(config, args.data, args.out, sets, epochs=args.epochs, device=args.device,
                    accumulation=args.accumulation, sync_bn=args.sync_bn, precision=args.precision).result
@@ -241,7 +238,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
             predictions = predict_centre_prior(index_set(data, args.set).groups, Path(args.out) / "centre_prior") / args.set
         parity = parity_set(args.parity)
     report = run_benchmark(
-        benchmark_config(args), device, args.tasks, args.batch_size, args.group_size,
+        config_with_options(args.preset, args.variant, args.set_option or {}), device, args.tasks, args.batch_size, args.group_size,
         args.repeats, args.warmup, args.compile, predictions, masks, parity, args.precision,
         given_peak(args.peak_gflops) if args.peak_gflops else None,
     )
@@ -255,10 +252,13 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     print(f"records: {out / 'benchmark.json'}")
 
 
-def benchmark_config(args: argparse.Namespace) -> GCoNetConfig:
-    """``--preset`` and ``--variant`` with the ``--set-option`` overrides."""
+def config_with_options(preset: str, variant: str, options: dict) -> GCoNetConfig:
+    """``make_config(preset, variant, **options)``; a bad option is reported as the ``--set-option`` error it is.
+
+    The preset and variant are argparse choices, so a :class:`ConfigError` here comes from the overrides.
+    """
     try:
-        return make_config(args.preset, args.variant, **(args.set_option or {}))
+        return make_config(preset, variant, **options)
     except ConfigError as error:
         raise ConfigError(f"--set-option: {error}") from None
 

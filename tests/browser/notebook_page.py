@@ -77,6 +77,17 @@ def image_digest(element: Locator) -> str:
     return element.evaluate(IMAGE_DIGEST)
 
 
+def shows_new_images(view: Locator, before: str, seconds: float, poll: float) -> bool:
+    """Whether, within ``seconds``, ``view`` shows images other than the digest ``before``, none of them empty."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        after = image_digest(view)
+        if after != before and "" not in after.split(","):
+            return True
+        time.sleep(poll)
+    return False
+
+
 def find_controls(view: Locator) -> list[Control]:
     """The dropdowns, sliders, toggle buttons and checkboxes inside a widget view, kind by kind."""
     kinds = {"dropdown": ".widget-dropdown", "slider": ".widget-slider", "toggle": ".widget-toggle-button",
@@ -185,12 +196,8 @@ class NotebookPage:
                 time.sleep(0.25)
             else:
                 raise AssertionError(f"{self.name}: the kernel never handled a change of {control.kind} {control.label!r}")
-            settle = time.monotonic() + 5  # the view renders the kernel's update after the idle message
-            while time.monotonic() < settle:
-                after = image_digest(view)
-                if after != before and "" not in after.split(","):
-                    return True
-                time.sleep(0.25)
+            if shows_new_images(view, before, seconds=5, poll=0.25):  # the view renders the update after the idle message
+                return True
         return False
 
     def screenshot(self, path: Path, focus: Locator | None = None) -> None:

@@ -7,15 +7,13 @@ changes the image shown.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="browser suite skipped: Python Playwright is not installed (pip install -e '.[dev]')")
 pytest.importorskip("voila", reason="the Voila apps need voila (pip install -e .)")
 
 from lab_server import NOTEBOOKS, VoilaApp
-from notebook_page import WIDGET_ERROR, control_moves, find_controls, image_digest
+from notebook_page import WIDGET_ERROR, control_moves, find_controls, image_digest, shows_new_images
 
 pytestmark = pytest.mark.browser
 
@@ -30,16 +28,7 @@ ERRORS = ("Traceback (most recent call last)", "There was an error when executin
 def redraws(view, control) -> bool:
     """Move ``control`` until the images in ``view`` change; False if no move of it changes them."""
     before = image_digest(view)
-    for move in control_moves(control):
-        if not move():
-            continue
-        deadline = time.monotonic() + REDRAW_TIMEOUT
-        while time.monotonic() < deadline:
-            after = image_digest(view)
-            if after != before and "" not in after.split(","):
-                return True
-            time.sleep(0.5)
-    return False
+    return any(move() and shows_new_images(view, before, seconds=REDRAW_TIMEOUT, poll=0.5) for move in control_moves(control))
 
 
 @pytest.mark.parametrize("name", APPS, ids=lambda name: name.split("_")[0])
