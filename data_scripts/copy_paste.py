@@ -56,10 +56,14 @@ def main(argv: list[str] | None = None) -> None:
         "--object-size", type=float, nargs=2, default=(0.25, 0.6), metavar=("LOW", "HIGH"),
         help="long side of a pasted object as a fraction of the image side, drawn in [LOW, HIGH] (default 0.25 0.6)",
     )
+    parser.add_argument(
+        "--distractors", type=int, nargs=2, default=(1, 3), metavar=("LOW", "HIGH"),
+        help="pasted objects of other classes per image, drawn in [LOW, HIGH] (default 1 3)",
+    )
     args = parser.parse_args(argv)
     try:
         options = PasteOptions(min_instances=args.min_instances, feather=args.feather,
-                               object_size=tuple(args.object_size))
+                               object_size=tuple(args.object_size), distractors=tuple(args.distractors))
         report = write_copy_paste(
             args.coco, args.out, args.set_name, args.groups, args.images_per_group, args.size,
             args.seed, options, args.split,

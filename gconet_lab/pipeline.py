@@ -4,7 +4,7 @@
   coco128-seg and a synthetic co-saliency set for training, iCoseg for testing; the raw sets are
   found locally or downloaded once (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
 * :func:`train` trains one configuration on CoSOD-layout sets.
-* :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste``).
+* :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste-192``).
 * :func:`get_trained_model` loads the shipped model (or one named by ``$GCONET_LAB_MODEL``), so every
   notebook can run on its own without training; an official GCoNet+ checkpoint can be used instead
   by setting one path.
@@ -129,8 +129,8 @@ def train_recipe(recipe: str, data_dir: str | Path, out_dir: str | Path, epochs:
                  device: str | None = None, progress: bool = True, callbacks=(), **overrides) -> TrainedModel:
     """Train a recipe of :mod:`gconet_lab.engine.recipes` (its preset, options and sets), changed by ``overrides``.
 
-    ``train_recipe("cpu-copypaste", data, out, use_gam=False, use_gcm=False)`` is the shipped
-    model's recipe without GAM and GCM; ``epochs`` overrides the recipe's; ``callbacks`` as in :func:`train`.
+    ``train_recipe("cpu-copypaste", data, out, use_gam=False, use_gcm=False)`` is the main job's
+    recipe without GAM and GCM; ``epochs`` overrides the recipe's; ``callbacks`` as in :func:`train`.
     """
     chosen = RECIPES[recipe]
     return train(chosen.config(**overrides), data_dir, out_dir, chosen.sets, epochs=epochs, device=device, progress=progress, callbacks=callbacks)

@@ -137,7 +137,7 @@ def test_qualitative_rows_have_the_image_the_mask_and_one_map_per_model(tiny_dat
     assert rows[0]["a"].shape == rows[0]["ground truth"].shape == rows[0]["image"].shape[:2] == (40, 48)
 
 
-def test_a_row_is_the_shipped_recipe_with_its_switches_by_default():
+def test_a_row_is_the_cpu_recipe_with_its_switches_by_default():
     row = rows_named(["racm"])[0]
     recipe = RECIPES[CPU_RECIPE]
     config = row.config()

@@ -236,6 +236,7 @@ def test_cli_writes_groups_and_reports_bad_input_on_one_line(
         (["--coco", str(tmp_path / "nowhere")], "no classes.txt"),
         (["--coco", str(fake_coco), "--images-per-group", "1"], "images_per_group"),
         (["--coco", str(fake_coco), "--min-instances", "9"], "usable instances"),
+        (["--coco", str(fake_coco), "--distractors", "3", "1"], "distractors must be (low, high)"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             cli.main([*argv, "--out", str(tmp_path / "bad")])

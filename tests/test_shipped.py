@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gconet_lab.engine.checkpoint import load_any_model
+from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, SHIPPED_RECIPE
 from gconet_lab.engine.shipped import (
     WEIGHTS_DIR,
     read_model_card,
@@ -17,7 +18,7 @@ from gconet_lab.engine.shipped import (
 from gconet_lab.inference.evaluate import evaluate_model
 from gconet_lab.models.official_checkpoint import read_checkpoint_file
 
-NAME = "cpu-copypaste"
+NAME = "cpu-copypaste-192"
 
 
 def test_the_model_ships_with_its_card():
@@ -29,6 +30,18 @@ def test_the_model_ships_with_its_card():
     assert (WEIGHTS_DIR / f"{NAME}.md").read_text(encoding="utf-8") == render_model_card(card)
     payload = read_checkpoint_file(path)  # weights_only: plain types only
     assert all(str(tensor.dtype) == "torch.float16" for tensor in payload["model"].values() if tensor.is_floating_point())
+
+
+def test_the_shipped_configuration_is_its_recipes():
+    """The card's command reproduces the model: its configuration is the recipe's (the class count comes
+    from the data), and that recipe is the main job's CPU recipe at 192 pixels."""
+    shipped = load_any_model(resolve_checkpoint(NAME)).config.to_dict()
+    recipe = RECIPES[SHIPPED_RECIPE].config().to_dict()
+    assert read_model_card(NAME)["recipe"].startswith(SHIPPED_RECIPE + " ")
+    assert {name for name in recipe if shipped[name] != recipe[name]} == {"num_classes"}
+    cpu = RECIPES[CPU_RECIPE]
+    assert RECIPES[SHIPPED_RECIPE].sets == cpu.sets
+    assert RECIPES[SHIPPED_RECIPE].config_options == {**cpu.config_options, "image_size": 192}
 
 
 def test_short_name_resolves_on_the_command_line(tmp_path, monkeypatch):

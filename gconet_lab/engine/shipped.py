@@ -1,6 +1,6 @@
 """Trained GCoNet+ models that ship inside the package, usable by a short name.
 
-``gconet-lab evaluate --checkpoint cpu-copypaste ...`` or ``load_shipped_model("cpu-copypaste")`` runs a
+``gconet-lab evaluate --checkpoint cpu-copypaste-192 ...`` or ``load_shipped_model("cpu-copypaste-192")`` runs a
 trained model without training first. Each shipped model is two files in ``gconet_lab/weights/``:
 
 * ``<name>.pt``: the weights in half precision (a few MB), with the configuration and class names,
@@ -25,15 +25,16 @@ from typing import Any
 import torch
 
 from gconet_lab.engine.checkpoint import WEIGHTS_FORMAT, model_from_training_checkpoint, read_training_checkpoint
+from gconet_lab.engine.recipes import SHIPPED_RECIPE
 from gconet_lab.models.official_checkpoint import CheckpointError, read_checkpoint_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_MODEL = "cpu-copypaste"
-"""The shipped model the notebooks study (:func:`gconet_lab.pipeline.get_trained_model`)."""
+DEFAULT_MODEL = SHIPPED_RECIPE
+"""The shipped model the notebooks study (:func:`gconet_lab.pipeline.get_trained_model`), named after its recipe."""
 
 
 def shipped_names() -> list[str]:
-    """Short names of the models in :data:`WEIGHTS_DIR`, e.g. ``["cpu-copypaste"]``."""
+    """Short names of the models in :data:`WEIGHTS_DIR`, e.g. ``["cpu-copypaste-192"]``."""
     return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
 
 

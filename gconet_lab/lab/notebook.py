@@ -25,7 +25,7 @@ from gconet_lab.models import GCoNetPlus
 from gconet_lab.pipeline import get_trained_model, prepare_default_data, train_recipe
 
 FAST_PROFILE_ENV = "GCONET_LAB_FAST"
-RECIPE = CPU_RECIPE  # the shipped model's recipe: own_model and trained_variant train it
+RECIPE = CPU_RECIPE  # the shipped model's recipe at 128 px: own_model and trained_variant train it
 T = TypeVar("T")
 
 
@@ -79,7 +79,7 @@ def trained_model(device: str | None = None) -> GCoNetPlus:
 
 
 def own_model(epochs: int | None = None, progress: bool = True) -> GCoNetPlus:
-    """The shipped model's recipe trained here from scratch (once, then cached in :func:`own_model_dir`).
+    """The CPU recipe (the shipped model's at 128 px) trained here from scratch (once, then cached in :func:`own_model_dir`).
 
     ``epochs`` defaults to the recipe's (1 under the fast profile); a cached run is resumed until it
     has that many epochs.
@@ -89,7 +89,7 @@ def own_model(epochs: int | None = None, progress: bool = True) -> GCoNetPlus:
 
 
 def trained_variant(name: str, epochs: int | None = None, progress: bool = False, **overrides) -> GCoNetPlus:
-    """The shipped model's recipe changed by ``overrides`` (e.g. ``use_gam=False``), trained once and cached.
+    """The CPU recipe (the shipped model's at 128 px) changed by ``overrides`` (e.g. ``use_gam=False``), trained once and cached.
 
     Checkpoints live under ``outputs/variants/<name>`` (``variants_fast`` under the fast profile);
     ``epochs`` defaults to the recipe's (1 under the fast profile). A cached run with the same

@@ -62,7 +62,7 @@ class AblationRow:
     paper: dict[str, dict[str, float]] = field(repr=False)  # {CoCA|CoSOD3k|CoSal2015: scores}
 
     def config(self, recipe: Recipe = RECIPES[CPU_RECIPE]) -> GCoNetConfig:
-        """The row's switches applied to ``recipe``'s preset and options (by default the shipped model's recipe)."""
+        """The row's switches applied to ``recipe``'s preset and options (by default the CPU recipe, the shipped model's at 128 px)."""
         return recipe.config(**self.overrides)
 
 
@@ -151,7 +151,7 @@ def run_ablation(rows: Sequence[AblationRow], data_dir: str | Path, runs_dir: st
                  test_groups: int | None = None, progress: bool = False) -> list[AblationRecord]:
     """Train and evaluate ``rows``; one record per row, in order.
 
-    Every row trains ``recipe`` (preset, options and sets; by default the shipped model's) changed by
+    Every row trains ``recipe`` (preset, options and sets; by default the CPU recipe) changed by
     the row's switches (same data, same seed) into ``runs_dir/<row.name>``; a complete checkpoint there
     is reused (``gconet_lab.lab.notebook.trained_variant`` uses the same folders and recipe), and rows
     sharing a name are run once. ``epochs`` defaults to the recipe's;
