@@ -85,7 +85,9 @@ RECIPES: dict[str, Recipe] = {
         #   float32 0.654 / 0.645 / 0.767 / 0.194; 0.577 / 0.302, against 0.638 / 0.645 / 0.762 / 0.197;
         #   0.558 / 0.269 with the encoder trained, and a step takes 0.70 s instead of 0.98 s;
         # * image size (float32, frozen): 192 px 0.647 / 0.688 / 0.792 / 0.189; 0.558 / 0.284 (the
-        #   shipped model; seed 8: 0.654 / 0.683 / 0.791 / 0.185; 0.554 / 0.279), 256 px 0.638 / 0.680 / 0.784 / 0.191; 0.553 / 0.244. Finer maps: maxF and
+        #   shipped model; seed 8: 0.654 / 0.683 / 0.791 / 0.185; 0.554 / 0.279; without GAM and GCM
+        #   0.608 / 0.652 / 0.771 / 0.190; 0.556 / 0.295: at 192 px the group modules add 0.039 S on
+        #   iCoseg, against 0.003 at 128 px, but nothing on Synthetic_test), 256 px 0.638 / 0.680 / 0.784 / 0.191; 0.553 / 0.244. Finer maps: maxF and
         #   maxE rise, S falls slightly. Testing a 192 px model at 160 or 128 px does not combine the
         #   two (0.651 / 0.681, 0.644 / 0.665);
         # * tried, not kept (encoder trained unless said): + Synthetic_train 0.615 / 0.635; 0.603 / 0.360
