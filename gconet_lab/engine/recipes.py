@@ -62,6 +62,7 @@ class Recipe:
         return sum(BENCHMARKS[name].n_groups for name in self.sets)
 
 
+_CPU_SETS = ("CopyPaste", "COCO128-SEG")
 _CPU_OPTIONS = (("epochs", 8), ("lr_schedule", "cosine"), ("warmup_steps", 50), ("freeze_backbone", True))
 
 RECIPES: dict[str, Recipe] = {
@@ -87,8 +88,8 @@ RECIPES: dict[str, Recipe] = {
         # * image size (float32, frozen): 192 px 0.647 / 0.688 / 0.792 / 0.189; 0.558 / 0.284 (the
         #   shipped model; seed 8: 0.654 / 0.683 / 0.791 / 0.185; 0.554 / 0.279; without GAM and GCM
         #   0.608 / 0.652 / 0.771 / 0.190; 0.556 / 0.295: at 192 px the group modules add 0.039 S on
-        #   iCoseg, against 0.003 at 128 px, but nothing on Synthetic_test), 256 px 0.638 / 0.680 / 0.784 / 0.191; 0.553 / 0.244. Finer maps: maxF and
-        #   maxE rise, S falls slightly. Testing a 192 px model at 160 or 128 px does not combine the
+        #   iCoseg, against 0.003 at 128 px, but nothing on Synthetic_test), 256 px 0.638 / 0.680 /
+        #   0.784 / 0.191; 0.553 / 0.244. Finer maps: maxF and maxE rise, S falls slightly. Testing a 192 px model at 160 or 128 px does not combine the
         #   two (0.651 / 0.681, 0.644 / 0.665);
         # * tried, not kept (encoder trained unless said): + Synthetic_train 0.615 / 0.635; 0.603 / 0.360
         #   (helps the synthetic test only); the official GAM softmax (per image, / sqrt(C), C7) with it
@@ -103,8 +104,8 @@ RECIPES: dict[str, Recipe] = {
         #   0.636 / 0.640; 0-1 pasted distractors per image 0.635 / 0.623, 2-4 0.654 / 0.642; 0.547 / 0.247.
         #   Whatever the run, iCoseg S stays at 0.62-0.65: the maps light part of a large object
         #   brightly and the rest dimly (panda, Stonehenge, skater: foreground mean 0.1-0.3).
-        Recipe("cpu-copypaste", "CPU copy-paste", ("CopyPaste", "COCO128-SEG"), preset="cpu", options=_CPU_OPTIONS),
-        Recipe("cpu-copypaste-192", "CPU copy-paste, 192 px", ("CopyPaste", "COCO128-SEG"), preset="cpu",
+        Recipe("cpu-copypaste", "CPU copy-paste", _CPU_SETS, preset="cpu", options=_CPU_OPTIONS),
+        Recipe("cpu-copypaste-192", "CPU copy-paste, 192 px", _CPU_SETS, preset="cpu",
                options=(*_CPU_OPTIONS, ("image_size", 192))),
     )
 }
