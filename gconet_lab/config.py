@@ -63,6 +63,7 @@ class GCoNetConfig:
     gst_margin: float = 1.0  # C14: paper 1.0, code 0.1
     iou_reduction: str = "mean"  # C17: paper averages IoU over the batch, code sums
     freeze_backbone: bool = False  # C5: code freezes the whole encoder (BN still in train mode)
+    freeze_backbone_bn: bool = False  # with freeze_backbone: encoder BN in eval mode too (ImageNet statistics)
 
     # --- loss weights, Eq. 11 (C16 for the code's values) ---
     lambda_bce: float = 30.0
@@ -80,6 +81,7 @@ class GCoNetConfig:
     epochs: int = 320  # C2: code 350
     lr_schedule: str = "constant"  # paper: constant; "cosine": cosine decay to 0 (gconet_lab.engine.schedule)
     warmup_steps: int = 0  # linear learning-rate warm-up over the first steps (paper: none)
+    zoom_p: float = 0.0  # probability of a random crop that keeps the whole object (paper: none)
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -142,6 +144,8 @@ def check_option_types(config: GCoNetConfig) -> None:
             raise ConfigError(f"{option.name}={value!r} must be of type {expected.__name__}")
     if len(config.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in config.betas):
         raise ConfigError(f"betas={config.betas!r} must be two numbers in [0, 1)")
+    if not 0 <= config.zoom_p <= 1:
+        raise ConfigError(f"zoom_p={config.zoom_p!r} must be a probability in [0, 1]")
     for name in ("lr", "epochs", "max_group_size", "cem_k", "cem_k_fallback"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name}={getattr(config, name)!r} must be positive")

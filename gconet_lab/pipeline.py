@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from gconet_lab.config import GCoNetConfig
-from gconet_lab.data import index_set, make_train_loader
+from gconet_lab.data import AugmentConfig, index_set, make_train_loader
 from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
 from gconet_lab.data.sources.coco_groups import write_groups
 from gconet_lab.data.sources.copy_paste import write_copy_paste
@@ -109,6 +109,7 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
     try:
         indexed = [index_set(data_dir, name, skip_option=None) for name in sets]
         loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed,
+                                   augment=AugmentConfig(zoom_p=config.zoom_p),
                                    rank=context.rank, world_size=context.world_size)
         class_names = list(loader.dataset.class_names)  # groups too small to split are already left out
         config = config.replace(num_classes=len(class_names))

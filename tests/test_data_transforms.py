@@ -15,6 +15,7 @@ from gconet_lab.data.transforms import (
     color_enhance,
     denormalize,
     prepare_image,
+    random_object_crop,
     random_rotate,
 )
 
@@ -39,6 +40,34 @@ def test_flip_and_rotation_move_image_and_mask_together() -> None:
         assert torch.allclose(red, y[0], atol=2 / 255)
     plain_x, _ = TrainTransform(32, None)(image, mask, np.random.default_rng(0))
     assert not torch.allclose(denormalize(plain_x)[0], y[0], atol=0.1)  # it really moved
+
+
+def test_object_crop_keeps_the_whole_object_and_enlarges_it() -> None:
+    _, mask = red_is_mask()
+    rows, cols = np.mgrid[0:40, 0:56]
+    image = np.stack([mask * 255, cols * 4, rows * 6], axis=-1).astype(np.uint8)  # green: column, blue: row
+    rng, grown = np.random.default_rng(0), 0
+    for _ in range(50):
+        cropped_image, cropped_mask = random_object_crop(Image.fromarray(image), Image.fromarray(mask), rng, p=1.0)
+        pixels, new_mask = np.asarray(cropped_image).astype(int), np.asarray(cropped_mask)
+        assert cropped_image.size == (56, 40) and new_mask.shape == (40, 56)
+        assert np.allclose(pixels[..., 0] / 255, new_mask, atol=2 / 255)  # still aligned
+        on_object = new_mask > 0.99
+        # the object's first and last columns and rows are all still in the picture: nothing was cut
+        assert pixels[..., 1][on_object].min() <= 4 * 4 + 4 and pixels[..., 1][on_object].max() >= 49 * 4 - 4
+        assert pixels[..., 2][on_object].min() <= 5 * 6 + 6 and pixels[..., 2][on_object].max() >= 34 * 6 - 6
+        grown += new_mask.mean() > mask.mean() + 0.01
+    assert grown > 40  # the object fills more of the image in nearly every crop
+
+
+def test_object_crop_leaves_an_empty_mask_and_p_zero_alone() -> None:
+    image, mask = red_is_mask()
+    rng = np.random.default_rng(0)
+    empty = Image.fromarray(np.zeros_like(mask))
+    assert random_object_crop(Image.fromarray(image), empty, rng, p=1.0)[1] is empty
+    assert random_object_crop(Image.fromarray(image), Image.fromarray(mask), rng, p=0.0)[1].size == (56, 40)
+    out_image, _ = random_object_crop(Image.fromarray(image), Image.fromarray(mask), rng, p=0.0)
+    assert np.array_equal(np.asarray(out_image), image)
 
 
 class AngleRecorder:

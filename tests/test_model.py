@@ -70,6 +70,19 @@ def test_official_variant_freezes_backbone_and_still_trains_heads():
     assert model.gcm_head.predict.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("freeze_bn", [False, True])
+def test_a_frozen_encoder_keeps_its_batch_norm_statistics_only_with_freeze_backbone_bn(tiny_config, freeze_bn):
+    model = GCoNetPlus(tiny_config.replace(freeze_backbone=True, freeze_backbone_bn=freeze_bn)).train()
+    norms = [m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [m.running_mean.clone() for m in norms]
+    images, masks, class_ids = two_groups(2, 64)
+    GCoNetLoss(model.config)(model(images * 3 + 1), masks, class_ids).total.backward()
+    moved = any(not torch.equal(m.running_mean, b) for m, b in zip(norms, before))
+    assert moved != freeze_bn and all(m.training != freeze_bn for m in norms)
+    assert model.decoder.training and model.training  # the rest of the model still trains
+    assert model.gcm_head.predict.weight.grad.abs().sum() > 0
+
+
 def test_no_training_branch_runs_in_eval_mode(tiny_config, monkeypatch):
     model = GCoNetPlus(tiny_config).eval()
     calls = []
@@ -133,3 +146,5 @@ def test_unknown_config_option_is_named():
         make_config("tiny", gam_softmax="pixel")
     with pytest.raises(ConfigError, match="GCM"):
         make_config("tiny", use_gam=False)
+    with pytest.raises(ConfigError, match="zoom_p=1.5 must be a probability"):
+        make_config("tiny", zoom_p=1.5)

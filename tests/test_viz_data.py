@@ -64,6 +64,8 @@ def test_overlay_mask_blends_only_where_the_mask_is():
 def _replay(image: np.ndarray, mask: np.ndarray, events: dict, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Apply the events by hand with Pillow, in the official order."""
     image_pil, mask_pil = Image.fromarray(image), Image.fromarray(mask.astype(np.float32))
+    if events.get("crop"):
+        image_pil, mask_pil = (p.resize(p.size, Image.Resampling.BILINEAR, events["crop"]) for p in (image_pil, mask_pil))
     if events["flip"]:
         image_pil, mask_pil = (p.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for p in (image_pil, mask_pil))
     if events["angle"] is not None:
@@ -76,7 +78,8 @@ def _replay(image: np.ndarray, mask: np.ndarray, events: dict, size: int) -> tup
     return image_to_tensor(image_pil, size), mask_to_tensor(mask_pil, size)
 
 
-@pytest.mark.parametrize("config", [AugmentConfig(), AugmentConfig(rotate_p=1.0), AugmentConfig(enhance=False, flip_p=1.0)])
+@pytest.mark.parametrize("config", [AugmentConfig(), AugmentConfig(rotate_p=1.0), AugmentConfig(enhance=False, flip_p=1.0),
+                                    AugmentConfig(zoom_p=0.5)])
 def test_augmentation_events_say_what_the_transform_does(config):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (20, 28, 3)).astype(np.uint8)
@@ -84,13 +87,17 @@ def test_augmentation_events_say_what_the_transform_does(config):
     mask[3:12, 2:9] = 1.0
     transform = TrainTransform(16, config)
     for seed in range(8):
-        events = augmentation_events(np.random.default_rng(seed), config)
+        events = augmentation_events(np.random.default_rng(seed), config, mask)
         expected = _replay(image, mask, events, 16)
         actual = transform(image, mask, np.random.default_rng(seed))
         assert torch.equal(actual[0], expected[0]) and torch.equal(actual[1], expected[1]), (seed, events)
         assert ("brightness" in events) == config.enhance
         if config.rotate_p == 1.0:
             assert -config.max_angle <= events["angle"] < config.max_angle
+        assert ("crop" in events) == (config.zoom_p > 0)
+    if config.zoom_p > 0:
+        with pytest.raises(ValueError, match="needs the mask"):
+            augmentation_events(np.random.default_rng(0), config)
 
 
 def test_describe_events_is_short():

@@ -116,6 +116,13 @@ class GCoNetPlus(nn.Module):
         if config.freeze_backbone:
             self.encoder.requires_grad_(False)
 
+    def train(self, mode: bool = True) -> GCoNetPlus:
+        """``nn.Module.train``; with ``freeze_backbone_bn`` the frozen encoder's BatchNorm stays in eval mode."""
+        super().train(mode)
+        if mode and self.config.freeze_backbone and self.config.freeze_backbone_bn:
+            self.encoder.eval()
+        return self
+
     # ------------------------------------------------------------------ parameter groups
     def backbone_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.encoder.parameters() if p.requires_grad]

@@ -16,7 +16,7 @@ import torch
 
 from gconet_lab.data import AugmentConfig, IndexedSet, denormalize
 from gconet_lab.data.layout import is_data_file
-from gconet_lab.data.transforms import _ENHANCEMENTS, OFFICIAL_AUGMENT
+from gconet_lab.data.transforms import _ENHANCEMENTS, OFFICIAL_AUGMENT, object_crop_box
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, floatfmt: str = ".4f") -> str:
@@ -95,14 +95,22 @@ ENHANCEMENT_NAMES = ("brightness", "contrast", "colour", "sharpness")
 _ENHANCEMENT_RANGES = tuple((low, high) for _, low, high in _ENHANCEMENTS)  # factor x10, inclusive, in the transform's order
 
 
-def augmentation_events(rng: np.random.Generator, config: AugmentConfig = OFFICIAL_AUGMENT) -> dict[str, Any]:
+def augmentation_events(rng: np.random.Generator, config: AugmentConfig = OFFICIAL_AUGMENT,
+                        mask: np.ndarray | None = None) -> dict[str, Any]:
     """What ``TrainTransform`` does with a generator in this state: replays its draws, in its order.
 
     Returns ``{"flip": bool, "angle": int or None, "brightness": f, "contrast": f, "colour": f,
-    "sharpness": f}`` (no enhancement factors when ``config.enhance`` is False). Pass a generator
-    seeded like the one given to the transform; this one is consumed.
+    "sharpness": f}`` (no enhancement factors when ``config.enhance`` is False), and with
+    ``config.zoom_p`` > 0 ``"crop"``: the box cropped around the object or None; that needs the
+    (H, W) ``mask`` the transform gets. Pass a generator seeded like the one given to the
+    transform; this one is consumed.
     """
-    events: dict[str, Any] = {"flip": bool(rng.random() < config.flip_p)}
+    events: dict[str, Any] = {}
+    if config.zoom_p > 0:
+        if mask is None:
+            raise ValueError("augmentation_events needs the mask when config.zoom_p > 0: the crop depends on the object")
+        events["crop"] = object_crop_box(mask, rng) if rng.random() < config.zoom_p else None
+    events["flip"] = bool(rng.random() < config.flip_p)
     rotate = rng.random() < config.rotate_p
     events["angle"] = int(rng.integers(-config.max_angle, config.max_angle)) if rotate else None
     if config.enhance:
@@ -113,7 +121,8 @@ def augmentation_events(rng: np.random.Generator, config: AugmentConfig = OFFICI
 
 def describe_events(events: Mapping[str, Any]) -> str:
     """A short label for :func:`augmentation_events`: ``flip, rot -7, b1.2 c0.8 col1.5 sh2.1``."""
-    parts = ["flip" if events["flip"] else "no flip"]
+    parts = ["crop"] if events.get("crop") else []
+    parts.append("flip" if events["flip"] else "no flip")
     if events["angle"] is not None:
         parts.append(f"rot {events['angle']:+d}")
     factors = [f"{short}{events[name]:.1f}" for name, short in zip(ENHANCEMENT_NAMES, ("b", "c", "col", "sh"), strict=True)
