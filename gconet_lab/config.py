@@ -103,6 +103,8 @@ class GCoNetConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {allowed}")
         if self.gam_embedding_kernel not in (1, 3):
             raise ConfigError(f"gam_embedding_kernel must be 1 or 3, got {self.gam_embedding_kernel}")
+        if self.freeze_backbone_bn and not self.freeze_backbone:
+            raise ConfigError("freeze_backbone_bn=True needs freeze_backbone=True: a trained encoder updates its BatchNorm")
         if self.use_gcm and not self.use_gam:
             raise ConfigError("use_gcm=True needs use_gam=True: GCM multiplies features by GAM's consensus (Sec. 3.3)")
         if self.image_size < 32 or self.image_size % 32:

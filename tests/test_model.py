@@ -146,5 +146,7 @@ def test_unknown_config_option_is_named():
         make_config("tiny", gam_softmax="pixel")
     with pytest.raises(ConfigError, match="GCM"):
         make_config("tiny", use_gam=False)
+    with pytest.raises(ConfigError, match="freeze_backbone_bn=True needs freeze_backbone=True"):
+        make_config("tiny", freeze_backbone_bn=True)
     with pytest.raises(ConfigError, match="zoom_p=1.5 must be a probability"):
         make_config("tiny", zoom_p=1.5)

@@ -119,7 +119,7 @@ class GCoNetPlus(nn.Module):
     def train(self, mode: bool = True) -> GCoNetPlus:
         """``nn.Module.train``; with ``freeze_backbone_bn`` the frozen encoder's BatchNorm stays in eval mode."""
         super().train(mode)
-        if mode and self.config.freeze_backbone and self.config.freeze_backbone_bn:
+        if mode and self.config.freeze_backbone_bn:  # (the configuration ensures freeze_backbone)
             self.encoder.eval()
         return self
 

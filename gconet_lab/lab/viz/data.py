@@ -120,7 +120,7 @@ def augmentation_events(rng: np.random.Generator, config: AugmentConfig = OFFICI
 
 
 def describe_events(events: Mapping[str, Any]) -> str:
-    """A short label for :func:`augmentation_events`: ``flip, rot -7, b1.2 c0.8 col1.5 sh2.1``."""
+    """A short label for :func:`augmentation_events`: ``crop, flip, rot -7, b1.2 c0.8 col1.5 sh2.1``."""
     parts = ["crop"] if events.get("crop") else []
     parts.append("flip" if events["flip"] else "no flip")
     if events["angle"] is not None:
