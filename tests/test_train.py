@@ -23,10 +23,11 @@ def synthetic_loader(steps: int, n: int = 2, size: int = 64, seed: int = 0) -> l
     return batches
 
 
-def make_trainer(tmp_path, steps=3, callbacks=(), **overrides):
+def make_trainer(tmp_path, steps=3, callbacks=(), class_names=None, **overrides):
     config = make_config("tiny", epochs=2, **overrides)
     torch.manual_seed(0)
-    return Trainer(GCoNetPlus(config), config, synthetic_loader(steps), tmp_path, device="cpu", callbacks=callbacks, progress=False)
+    return Trainer(GCoNetPlus(config), config, synthetic_loader(steps), tmp_path, device="cpu", callbacks=callbacks,
+                   progress=False, class_names=class_names)
 
 
 def test_fit_logs_every_step_and_checkpoints_every_epoch(tmp_path):
@@ -70,6 +71,14 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     make_trainer(tmp_path).fit()
     with pytest.raises(ValueError, match="different configuration.*use_gst"):
         make_trainer(tmp_path, use_gst=False).fit()
+
+
+def test_resume_refuses_other_training_groups_with_the_same_configuration(tmp_path):
+    """Other training sets with as many classes leave the configuration equal; the class names still differ."""
+    make_trainer(tmp_path, class_names=["ant", "bee"]).fit()
+    with pytest.raises(ValueError, match=r"other training groups .*\['ant'\].*\['cat'\]"):
+        make_trainer(tmp_path, class_names=["bee", "cat"]).fit()
+    assert make_trainer(tmp_path, class_names=["ant", "bee"]).fit().steps == 6  # the same groups resume the finished run
 
 
 def test_non_finite_loss_skips_the_step_and_keeps_training(tmp_path):

@@ -233,6 +233,12 @@ class Trainer:
             changed = sorted(k for k, v in self.config.to_dict().items() if payload["config"].get(k) != v)
             raise ConfigError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
                               "use another output folder (--out) or the same configuration")
+        saved_classes = payload.get("class_names")
+        if saved_classes is not None and self.class_names is not None and list(saved_classes) != list(self.class_names):
+            gone, new = sorted(set(saved_classes) - set(self.class_names)), sorted(set(self.class_names) - set(saved_classes))
+            raise ConfigError(f"{self.checkpoint_path} was trained on other training groups (only in the checkpoint: "
+                              f"{gone[:5]}, only in this run: {new[:5]}, or another order); "
+                              "use another output folder (--out) or the same training sets")
         check_finite_weights(payload["model"], self.checkpoint_path)  # a diverged run cannot be continued
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
