@@ -225,7 +225,11 @@ class Trainer:
         return DiskFullError(f"the disk holding {self.out_dir} is full after step {self.step}: {kept}")
 
     def resume(self) -> bool:
-        """Continue from ``out_dir/checkpoint.pt`` if present; returns whether it did."""
+        """Continue from ``out_dir/checkpoint.pt`` if present; returns whether it did.
+
+        A checkpoint of another configuration, or one trained on other training groups (its class
+        names), is refused with a :class:`ConfigError`: continuing it would silently mix two runs.
+        """
         if not self.checkpoint_path.exists():
             return False
         payload = read_training_checkpoint(self.checkpoint_path)
