@@ -120,7 +120,9 @@ RECIPES: dict[str, Recipe] = {
         # * + Synthetic_train (the recipe now; 728 steps): 0.721 / 0.664 / 0.785 / 0.157; 0.600 / 0.345,
         #   without GAM and GCM 0.711 / 0.646 / 0.775 / 0.158; 0.602 / 0.352. The shapes help iCoseg too,
         #   but neither model picks the group's shapes: on Synthetic_test both put 0.36 of the mass on
-        #   objects on the target, a class-blind map 0.34 (notebook 00, section 4). 16 epochs at 128 px
+        #   objects on the target, a class-blind map 0.34 (notebook 00, section 4). The paper's group
+        #   softmax scaled by 1 / sqrt(C) (gam_scale alone) 0.721 / 0.657; 0.595 / 0.344, share 0.36 in
+        #   the group and alone, not kept. 16 epochs at 128 px
         #   before this change: 0.704 / 0.654; 0.580 / 0.304, not kept.
         #   At 192 px (cpu-copypaste-192, the shipped model) 0.724 / 0.682 / 0.791 / 0.155; 0.602 / 0.353;
         #   without GAM and GCM 0.702 / 0.641 / 0.759 / 0.158; 0.609 / 0.362.
