@@ -11,9 +11,9 @@ on CoCA, CoSOD3k and CoSal2015, in the keys of :mod:`gconet_lab.metrics` (maxE, 
 ``cpu-copypaste`` is this project's CPU recipe: the ``cpu`` preset with a learning-rate schedule, the
 ImageNet encoder frozen with its BatchNorm statistics, and every training image cropped around its
 object, trained on copy-paste groups, COCO128 groups and the synthetic training groups (its
-measurements are in the comment above it). At 128 pixels it trains in ten minutes, so the main job and the notebooks' variants train it;
-``cpu-copypaste-192``, the same recipe at 192 pixels (twice the time), is the recipe of the model that
-ships with the package (:mod:`gconet_lab.engine.shipped`).
+measurements are in the comment above it). At 128 pixels it trains in ten minutes, so the main job
+and the notebooks' variants train it; ``cpu-copypaste-192``, the same recipe at 192 pixels (twice
+the time), is the recipe of the model that ships with the package (:mod:`gconet_lab.engine.shipped`).
 """
 
 from __future__ import annotations
@@ -115,15 +115,15 @@ RECIPES: dict[str, Recipe] = {
         #   (8 groups), on the background from 0.03 to 0.06.
         #   Crops from images cached at twice the size (sharper) 0.703 / 0.641; 0.573 / 0.291, not kept.
         #   At 192 px (the previous shipped model) 0.724 / 0.680 / 0.793 / 0.153; 0.576 / 0.296;
-        #   without GAM and GCM 0.699 / 0.638 / 0.765 / 0.155; 0.571 / 0.284. At 128 px with the official scaled
-        #   per-image GAM softmax (C7) 0.687 / 0.614; 0.475 / 0.193, not kept;
+        #   without GAM and GCM 0.699 / 0.638 / 0.765 / 0.155; 0.571 / 0.284. At 128 px with the
+        #   official scaled per-image GAM softmax (C7) 0.687 / 0.614; 0.475 / 0.193, not kept;
         # * + Synthetic_train (the recipe now; 728 steps): 0.721 / 0.664 / 0.785 / 0.157; 0.600 / 0.345,
         #   without GAM and GCM 0.711 / 0.646 / 0.775 / 0.158; 0.602 / 0.352. The shapes help iCoseg too,
         #   but neither model picks the group's shapes: on Synthetic_test both put 0.36 of the mass on
         #   objects on the target, a class-blind map 0.34 (notebook 00, section 4). The paper's group
         #   softmax scaled by 1 / sqrt(C) (gam_scale alone) 0.721 / 0.657; 0.595 / 0.344, share 0.36 in
-        #   the group and alone, not kept. 16 epochs at 128 px
-        #   before this change: 0.704 / 0.654; 0.580 / 0.304, not kept.
+        #   the group and alone, not kept. 16 epochs at 128 px before this change: 0.704 / 0.654; 0.580 /
+        #   0.304, not kept.
         #   At 192 px (cpu-copypaste-192, the shipped model) 0.724 / 0.682 / 0.791 / 0.155; 0.602 / 0.353;
         #   without GAM and GCM 0.702 / 0.641 / 0.759 / 0.158; 0.609 / 0.362.
         Recipe("cpu-copypaste", "CPU copy-paste", _CPU_SETS, preset="cpu", options=_CPU_OPTIONS),
