@@ -1,0 +1,78 @@
+"""Does a trained model use its group consensus? Two probes of GAM (Sec. 3.2).
+
+GAM condenses a group into one consensus vector E and the decoder sees the deepest features only as
+F (x) E. Two questions tell whether a trained model relies on it:
+
+* **Where does the attention go?** :func:`attention_mass` splits GAM's attention A_S over regions of
+  the images (target, distractors, background), as :func:`~gconet_lab.studies.distractors.mass_fractions`
+  does for a saliency map. Attention that sits on the background yields a background consensus.
+* **Does the decoder read E?** Inside :func:`replaced_consensus`, GAM hands the decoder a consensus of
+  our choosing, e.g. another group's. If the maps do not change, the model ignores the group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from gconet_lab.models.gam import GAMOutput
+from gconet_lab.studies.distractors import mass_fractions
+
+
+def attention_mass(attention: Tensor, regions: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Share of a group's attention mass (N, 1, h, w) inside each region, masks (N, H, W) at image size.
+
+    The attention is spread evenly over the pixels of its cell (nearest upsampling), so a region
+    gets the mass of the cells it covers, in proportion to the part of each cell it covers. The
+    shares are over the whole group: the paper's group-wide softmax may put all mass in one image.
+    """
+    masks = {name: np.asarray(mask, dtype=bool) for name, mask in regions.items()}
+    shapes = {mask.shape for mask in masks.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[0] != attention.shape[0]:
+        raise ValueError(
+            f"regions must be (N, H, W) masks for the {attention.shape[0]} images of the attention; got shapes {shapes}"
+        )
+    n, height, width = next(iter(shapes))
+    spread = F.interpolate(attention.detach().float().cpu(), size=(height, width), mode="nearest")
+    return mass_fractions(spread[:, 0].reshape(n * height, width).numpy(),
+                          {name: mask.reshape(n * height, width) for name, mask in masks.items()})
+
+
+@contextmanager
+def replaced_consensus(model: nn.Module, consensus: Tensor) -> Iterator[None]:
+    """Within the block, ``model.gam`` returns ``consensus`` (1, C, 1, 1) instead of the group's own.
+
+    The attention maps stay the model's own; only what the decoder (and GCM) receive changes. The
+    hook is removed on exit, also after an error.
+    """
+    gam = getattr(model, "gam", None)
+    if gam is None:
+        raise ValueError("the model has no GAM (use_gam=False): there is no consensus to replace")
+
+    def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: GAMOutput) -> GAMOutput:
+        if consensus.shape != output.consensus.shape:
+            raise ValueError(f"replacement consensus has shape {tuple(consensus.shape)}; "
+                             f"GAM produces {tuple(output.consensus.shape)}")
+        return GAMOutput(consensus=consensus.to(output.consensus), attention=output.attention)
+
+    handle = gam.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@torch.inference_mode()
+def group_consensus(model: nn.Module, images: Tensor) -> Tensor:
+    """The consensus E (1, C, 1, 1) that ``model`` (in eval mode) computes for one group of images."""
+    if getattr(model, "gam", None) is None:
+        raise ValueError("the model has no GAM (use_gam=False): it computes no consensus")
+    return model.gam(model.encoder(images)[-1]).consensus
+
+
+__all__ = ["attention_mass", "group_consensus", "replaced_consensus"]
