@@ -131,8 +131,10 @@ RECIPES: dict[str, Recipe] = {
         #   0.344, per-image softmax 0.690 / 0.639 / 0.770 / 0.167; 0.600 / 0.342; theta and phi initialised with std
         #   0.001 (soft at the start) with gam_scale 0.721 / 0.664 / 0.786 / 0.156; 0.596 / 0.344, per image 0.681 /
         #   0.631 / 0.748 / 0.181; 0.595 / 0.349. Trained on 32 synthetic groups only (24 epochs, 768 steps):
-        #   Synthetic_test 0.607 / 0.347, without GAM and GCM 0.608 / 0.353. On the shapes GAM's attention sits on the
-        #   background and the decoder hardly reads the consensus (notebook 00, section 5).
+        #   Synthetic_test 0.607 / 0.347, without GAM and GCM 0.608 / 0.353. Synthetic_train drawn on muted COCO128
+        #   photo crops instead of its own backgrounds 0.707 / 0.647 / 0.765 / 0.166; 0.598 / 0.338, without GAM and
+        #   GCM 0.695 / 0.628 / 0.752 / 0.166; 0.600 / 0.349. On the shapes GAM's attention sits on the background and
+        #   the decoder hardly reads the consensus (notebook 00, section 5).
         Recipe("cpu-copypaste", "CPU copy-paste", _CPU_SETS, preset="cpu", options=_CPU_OPTIONS),
         Recipe("cpu-copypaste-192", "CPU copy-paste, 192 px", _CPU_SETS, preset="cpu",
                options=(*_CPU_OPTIONS, ("image_size", 192))),
