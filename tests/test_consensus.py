@@ -22,9 +22,21 @@ def test_attention_mass_of_a_one_hot_and_of_a_uniform_attention():
     assert attention_mass(uniform, split) == pytest.approx({"object": 8 / 128, "rest": 120 / 128})
 
 
+def test_attention_mass_does_not_depend_on_the_mask_size_when_it_is_not_a_multiple_of_the_grid():
+    shares = []
+    for side in (8, 16, 17):  # 3 cells over 8 or 17 pixels: cells of unequal pixel counts
+        left = np.zeros((2, side, side), dtype=bool)
+        left[:, :, : side // 2] = True
+        shares.append(attention_mass(torch.ones(2, 1, 3, 3), {"left": left, "right": ~left})["left"])
+    assert shares[0] == pytest.approx(0.5) and shares[1] == pytest.approx(0.5)
+    assert shares[2] == pytest.approx(8 / 17, abs=0.03)  # 8 of 17 columns, up to the pooling bins' overlap
+
+
 def test_attention_mass_refuses_masks_that_do_not_match_the_group():
     with pytest.raises(ValueError, match="3 images"):
         attention_mass(torch.ones(3, 1, 2, 2), {"object": np.ones((2, 8, 8), dtype=bool)})
+    with pytest.raises(ValueError, match="zero everywhere"):
+        attention_mass(torch.zeros(2, 1, 2, 2), {"object": np.ones((2, 8, 8), dtype=bool)})
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ F (x) E. Two questions tell whether a trained model relies on it:
 
 * **Where does the attention go?** :func:`attention_mass` splits GAM's attention A_S over regions of
   the images (target, distractors, background), as :func:`~gconet_lab.studies.distractors.mass_fractions`
-  does for a saliency map. Attention that sits on the background yields a background consensus.
+  does for a saliency map at full size. Attention that sits on the background yields a background consensus.
 * **Does the decoder read E?** Inside :func:`replaced_consensus`, GAM hands the decoder a consensus of
   our choosing, e.g. another group's. If the maps do not change, the model ignores the group.
 """
@@ -21,15 +21,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from gconet_lab.models.gam import GAMOutput
-from gconet_lab.studies.distractors import mass_fractions
 
 
 def attention_mass(attention: Tensor, regions: Mapping[str, np.ndarray]) -> dict[str, float]:
     """Share of a group's attention mass (N, 1, h, w) inside each region, masks (N, H, W) at image size.
 
-    The attention is spread evenly over the pixels of its cell (nearest upsampling), so a region
-    gets the mass of the cells it covers, in proportion to the part of each cell it covers. The
-    shares are over the whole group: the paper's group-wide softmax may put all mass in one image.
+    Each attention cell gives a region the part of its mass that the region covers of the cell
+    (the masks area-pooled to the h x w grid), so the shares do not depend on the mask size. They are
+    over the whole group: the paper's group-wide softmax may put all its mass in one image.
     """
     masks = {name: np.asarray(mask, dtype=bool) for name, mask in regions.items()}
     shapes = {mask.shape for mask in masks.values()}
@@ -37,10 +36,13 @@ def attention_mass(attention: Tensor, regions: Mapping[str, np.ndarray]) -> dict
         raise ValueError(
             f"regions must be (N, H, W) masks for the {attention.shape[0]} images of the attention; got shapes {shapes}"
         )
-    n, height, width = next(iter(shapes))
-    spread = F.interpolate(attention.detach().float().cpu(), size=(height, width), mode="nearest")
-    return mass_fractions(spread[:, 0].reshape(n * height, width).numpy(),
-                          {name: mask.reshape(n * height, width) for name, mask in masks.items()})
+    weights = attention.detach().float().cpu()[:, 0]
+    total = float(weights.sum())
+    if total <= 0:
+        raise ValueError("the attention is zero everywhere: no mass to split")
+    cover = {name: F.adaptive_avg_pool2d(torch.from_numpy(mask).float()[:, None], weights.shape[-2:])[:, 0]
+             for name, mask in masks.items()}
+    return {name: float((weights * part).sum()) / total for name, part in cover.items()}
 
 
 @contextmanager
