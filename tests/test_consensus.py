@@ -8,7 +8,7 @@ import torch
 
 from gconet_lab.config import make_config
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.studies.consensus import attention_mass, group_consensus, replaced_consensus
+from gconet_lab.studies.consensus import attention_mass, group_consensus, region_consensus, replaced_consensus
 
 
 def test_attention_mass_of_a_one_hot_and_of_a_uniform_attention():
@@ -72,3 +72,18 @@ def test_replaced_consensus_refuses_a_wrong_shape_and_a_model_without_gam(model_
     without_gam = GCoNetPlus(make_config("tiny", image_size=64, use_gam=False, use_gcm=False))
     with pytest.raises(ValueError, match="no GAM"), replaced_consensus(without_gam, torch.ones(1, 8, 1, 1)):
         pass
+
+
+def test_region_consensus_of_one_cell_is_that_cells_feature_pooled_like_gam(model_and_groups):
+    model, group_a, _ = model_and_groups
+    region = np.zeros((3, 64, 64), dtype=bool)
+    region[1, 32:, :32] = True  # exactly the bottom-left cell of image 1 at the deepest level (2 x 2 at 64 px)
+    with torch.inference_mode():
+        features = model.encoder(group_a)[-1]
+        n, _, h, w = features.shape
+        expected = features[1, :, 1, 0].view(1, -1, 1, 1) / (n * h * w)  # paper GAM: no output conv, mean over N h w
+        torch.testing.assert_close(region_consensus(model, group_a, region), expected)
+    with pytest.raises(ValueError, match="non-empty"):
+        region_consensus(model, group_a, np.zeros((3, 64, 64), dtype=bool))
+    with pytest.raises(ValueError, match="no GAM"):
+        region_consensus(GCoNetPlus(make_config("tiny", image_size=64, use_gam=False, use_gcm=False)), group_a, region)

@@ -72,6 +72,9 @@ class GroupAffinityModule(nn.Module):
 
     def forward(self, features: Tensor) -> GAMOutput:
         attention = group_affinity_attention(self.query(features), self.key(features), self.softmax_over, self.scale)
+        return GAMOutput(consensus=self.consensus(features, attention), attention=attention)
+
+    def consensus(self, features: Tensor, attention: Tensor) -> Tensor:
+        """Step 6: E (1, C, 1, 1) from the features (N, C, h, w) and any attention map (N, 1, h, w)."""
         attended = self.output_conv(features * attention)  # F_a
-        consensus = attended.mean(dim=(0, 2, 3), keepdim=True)  # E: average pooling over N, h, w
-        return GAMOutput(consensus=consensus, attention=attention)
+        return attended.mean(dim=(0, 2, 3), keepdim=True)  # E: average pooling over N, h, w

@@ -7,7 +7,9 @@ F (x) E. Two questions tell whether a trained model relies on it:
   the images (target, distractors, background), as :func:`~gconet_lab.studies.distractors.mass_fractions`
   does for a saliency map at full size. Attention that sits on the background yields a background consensus.
 * **Does the decoder read E?** Inside :func:`replaced_consensus`, GAM hands the decoder a consensus of
-  our choosing, e.g. another group's. If the maps do not change, the model ignores the group.
+  our choosing: another group's (:func:`group_consensus`), zeros, or the one GAM would pool from the
+  ground truth's cells (:func:`region_consensus`, an oracle). If the maps do not change, the model
+  ignores the group.
 """
 
 from __future__ import annotations
@@ -77,4 +79,23 @@ def group_consensus(model: nn.Module, images: Tensor) -> Tensor:
     return model.gam(model.encoder(images)[-1]).consensus
 
 
-__all__ = ["attention_mass", "group_consensus", "replaced_consensus"]
+@torch.inference_mode()
+def region_consensus(model: nn.Module, images: Tensor, region: np.ndarray) -> Tensor:
+    """The consensus GAM would compute if all its attention lay on ``region`` (N, H, W), e.g. the ground truth.
+
+    The attention is the region's cover of each cell of the deepest level, normalised to sum to one
+    over the group as the paper's group-wide softmax does; GAM's own pooling (step 6) turns it into E.
+    An oracle: what the decoder makes of a consensus that is exactly the co-salient object.
+    """
+    if not hasattr(getattr(model, "gam", None), "consensus"):
+        raise ValueError("the model has no GAM with a consensus(features, attention) step (use_gam=False, or a "
+                         "replacement module): there is no pooling to apply to the region")
+    features = model.encoder(images)[-1]
+    cover = F.adaptive_avg_pool2d(torch.as_tensor(np.asarray(region), dtype=features.dtype)[:, None], features.shape[-2:])
+    if cover.shape[0] != features.shape[0] or cover.sum() <= 0:
+        raise ValueError(f"region must be a non-empty (N, H, W) mask for the {features.shape[0]} images; "
+                         f"got shape {np.shape(region)}")
+    return model.gam.consensus(features, cover / cover.sum())
+
+
+__all__ = ["attention_mass", "group_consensus", "region_consensus", "replaced_consensus"]
