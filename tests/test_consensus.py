@@ -85,5 +85,7 @@ def test_region_consensus_of_one_cell_is_that_cells_feature_pooled_like_gam(mode
         torch.testing.assert_close(region_consensus(model, group_a, region), expected)
     with pytest.raises(ValueError, match="non-empty"):
         region_consensus(model, group_a, np.zeros((3, 64, 64), dtype=bool))
+    with pytest.raises(ValueError, match=r"got shape \(3, 64\)"):
+        region_consensus(model, group_a, np.ones((3, 64), dtype=bool))
     with pytest.raises(ValueError, match="no GAM"):
         region_consensus(GCoNetPlus(make_config("tiny", image_size=64, use_gam=False, use_gcm=False)), group_a, region)

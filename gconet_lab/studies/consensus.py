@@ -90,11 +90,13 @@ def region_consensus(model: nn.Module, images: Tensor, region: np.ndarray) -> Te
     if not hasattr(getattr(model, "gam", None), "consensus"):
         raise ValueError("the model has no GAM with a consensus(features, attention) step (use_gam=False, or a "
                          "replacement module): there is no pooling to apply to the region")
+    region = np.asarray(region, dtype=bool)
+    if region.ndim != 3 or region.shape[0] != images.shape[0] or not region.any():
+        raise ValueError(f"region must be a non-empty (N, H, W) mask for the {images.shape[0]} images; "
+                         f"got shape {region.shape}")
     features = model.encoder(images)[-1]
-    cover = F.adaptive_avg_pool2d(torch.as_tensor(np.asarray(region), dtype=features.dtype)[:, None], features.shape[-2:])
-    if cover.shape[0] != features.shape[0] or cover.sum() <= 0:
-        raise ValueError(f"region must be a non-empty (N, H, W) mask for the {features.shape[0]} images; "
-                         f"got shape {np.shape(region)}")
+    mask = torch.as_tensor(region, dtype=features.dtype, device=features.device)[:, None]
+    cover = F.adaptive_avg_pool2d(mask, features.shape[-2:])
     return model.gam.consensus(features, cover / cover.sum())
 
 
