@@ -13,10 +13,11 @@
   on COCO128 + synthetic groups with a constant learning rate (320 steps) scored iCoseg Sα 0.47
   against float32's 0.62. The ``cpu-copypaste`` recipe as it was then (632 steps on CopyPaste +
   COCO128-SEG), run twice in each precision (iCoseg Sα / max Fβ): with the encoder trained, seed 7,
-  bf16 0.644 / 0.639 and float32 0.638 / 0.645; with it frozen, seed 7, bf16 0.639 / 0.640 and float32 0.654 / 0.645, and seed 8,
-  float32 0.651 / 0.644 but bf16 **0.365 / 0.285**: from the first epoch its BCE stayed at 1.2 (float32:
-  0.37), the maps saturated and never recovered. A bf16 step is 1.2-1.4x faster than a float32 one
-  (0.59 s against 0.70 s channels-last, encoder frozen), not worth a run that can fail this way.
+  bf16 0.644 / 0.639 and float32 0.638 / 0.645; with it frozen, seed 7, bf16 0.639 / 0.640 and
+  float32 0.654 / 0.645, and seed 8, float32 0.651 / 0.644 but bf16 **0.365 / 0.285**: from the
+  first epoch its BCE stayed at 1.2 (float32: 0.37), the maps saturated and never recovered. A bf16
+  step is 1.2-1.4x faster than a float32 one (0.59 s against 0.70 s channels-last, encoder frozen),
+  not worth a run that can fail this way.
 
 Autocast keeps the weights, the losses and the optimizer in float32: only the operations that
 benefit (convolutions, matrix products) run in the lower precision. (torch is imported inside the

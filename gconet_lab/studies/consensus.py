@@ -47,6 +47,14 @@ def attention_mass(attention: Tensor, regions: Mapping[str, np.ndarray]) -> dict
     return {name: float((weights * part).sum()) / total for name, part in cover.items()}
 
 
+def _gam_of(model: nn.Module) -> nn.Module:
+    """``model.gam``, or a ValueError for a model built without it (``use_gam=False``)."""
+    gam = getattr(model, "gam", None)
+    if gam is None:
+        raise ValueError("the model has no GAM (use_gam=False): it computes no consensus")
+    return gam
+
+
 @contextmanager
 def replaced_consensus(model: nn.Module, consensus: Tensor) -> Iterator[None]:
     """Within the block, ``model.gam`` returns ``consensus`` (1, C, 1, 1) instead of the group's own.
@@ -54,9 +62,7 @@ def replaced_consensus(model: nn.Module, consensus: Tensor) -> Iterator[None]:
     The attention maps stay the model's own; only what the decoder (and GCM) receive changes. The
     hook is removed on exit, also after an error.
     """
-    gam = getattr(model, "gam", None)
-    if gam is None:
-        raise ValueError("the model has no GAM (use_gam=False): there is no consensus to replace")
+    gam = _gam_of(model)
 
     def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: GAMOutput) -> GAMOutput:
         if consensus.shape != output.consensus.shape:
@@ -74,9 +80,7 @@ def replaced_consensus(model: nn.Module, consensus: Tensor) -> Iterator[None]:
 @torch.inference_mode()
 def group_consensus(model: nn.Module, images: Tensor) -> Tensor:
     """The consensus E (1, C, 1, 1) that ``model`` (in eval mode) computes for one group of images."""
-    if getattr(model, "gam", None) is None:
-        raise ValueError("the model has no GAM (use_gam=False): it computes no consensus")
-    return model.gam(model.encoder(images)[-1]).consensus
+    return _gam_of(model)(model.encoder(images)[-1]).consensus
 
 
 @torch.inference_mode()
@@ -87,9 +91,10 @@ def region_consensus(model: nn.Module, images: Tensor, region: np.ndarray) -> Te
     over the group as the paper's group-wide softmax does; GAM's own pooling (step 6) turns it into E.
     An oracle: what the decoder makes of a consensus that is exactly the co-salient object.
     """
-    if not hasattr(getattr(model, "gam", None), "consensus"):
-        raise ValueError("the model has no GAM with a consensus(features, attention) step (use_gam=False, or a "
-                         "replacement module): there is no pooling to apply to the region")
+    gam = _gam_of(model)
+    if not hasattr(gam, "consensus"):
+        raise ValueError(f"the model's GAM ({type(gam).__name__}) has no consensus(features, attention) step: "
+                         "there is no pooling to apply to the region")
     region = np.asarray(region, dtype=bool)
     if region.ndim != 3 or region.shape[0] != images.shape[0] or not region.any():
         raise ValueError(f"region must be a non-empty (N, H, W) mask for the {images.shape[0]} images; "
@@ -97,7 +102,7 @@ def region_consensus(model: nn.Module, images: Tensor, region: np.ndarray) -> Te
     features = model.encoder(images)[-1]
     mask = torch.as_tensor(region, dtype=features.dtype, device=features.device)[:, None]
     cover = F.adaptive_avg_pool2d(mask, features.shape[-2:])
-    return model.gam.consensus(features, cover / cover.sum())
+    return gam.consensus(features, cover / cover.sum())
 
 
 __all__ = ["attention_mass", "group_consensus", "region_consensus", "replaced_consensus"]
