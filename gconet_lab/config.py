@@ -18,7 +18,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-ENCODERS = ("vgg16_bn", "efficientnet_lite0")
+ENCODERS = ("vgg16_bn", "efficientnet_lite0", "efficientnet_lite0_s16")  # s16: cut at 1/16, like VGG16
 VARIANTS = ("paper", "official")
 PRESETS = ("paper", "cpu", "tiny")
 
@@ -55,6 +55,8 @@ class GCoNetConfig:
     gam_softmax: str = "group"  # C7: paper softmax over the whole group's N*h*w, code per image over h*w
     gam_scale: bool = False  # C7: code divides the affinity by sqrt(C)
     gam_output_conv: bool = False  # C7: code applies an extra 1x1 conv to the attended features
+    gam_affinity: str = "dot"  # Eq. 1's dot product; "cosine": unit-length embeddings (CPU recipe, not the paper)
+    gam_temperature: float = 0.05  # with gam_affinity="cosine": the affinity is divided by it before the softmax
     cem_k: float = 300.0  # Eq. 3
     cem_k_fallback: float = 50.0  # C10 / Sec. 4.3: k used when exp(-k(P-T)) is not finite
     racm_mask: str = "prediction"  # C11: paper masks with the final map, code with a separate 1x1 head
@@ -92,6 +94,7 @@ class GCoNetConfig:
             "encoder": ENCODERS,
             "variant": VARIANTS,
             "gam_softmax": ("group", "image"),
+            "gam_affinity": ("dot", "cosine"),
             "racm_mask": ("prediction", "mask_head"),
             "racm_mask_space": ("raw", "normalized"),
             "gst_features": ("masked", "raw"),
@@ -103,6 +106,11 @@ class GCoNetConfig:
                 raise ConfigError(f"{name}={getattr(self, name)!r} is not one of {allowed}")
         if self.gam_embedding_kernel not in (1, 3):
             raise ConfigError(f"gam_embedding_kernel must be 1 or 3, got {self.gam_embedding_kernel}")
+        if self.gam_affinity == "cosine" and (self.gam_scale or self.gam_temperature <= 0):
+            raise ConfigError(
+                "gam_affinity='cosine' divides the affinity by gam_temperature > 0 and takes no gam_scale "
+                f"(got gam_temperature={self.gam_temperature}, gam_scale={self.gam_scale})"
+            )
         if self.freeze_backbone_bn and not self.freeze_backbone:
             raise ConfigError("freeze_backbone_bn=True needs freeze_backbone=True: a trained encoder updates its BatchNorm")
         if self.use_gcm and not self.use_gam:

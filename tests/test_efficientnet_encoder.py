@@ -26,6 +26,7 @@ from gconet_lab.models import efficientnet_encoder
 from gconet_lab.models.efficientnet_encoder import (
     NUM_STATE_TENSORS,
     EfficientNetLite0Encoder,
+    EfficientNetLite0Stride16Encoder,
     imagenet_preprocessing,
     load_efficientnet_lite0_imagenet_state_dict,
     map_state_dict_by_order,
@@ -94,6 +95,25 @@ def test_pyramid_shapes(size: int) -> None:
         features, encoder.channels, encoder.strides, strict=True
     ):
         assert feature.shape == (2, channels, size // stride, size // stride)
+
+
+def test_stride16_encoder_is_the_first_five_stages_of_the_same_network() -> None:
+    """Its levels are stages 0-4: the first three and the deepest equal the full encoder's stages 0, 1, 2, 4."""
+    full, cut = EfficientNetLite0Encoder().eval(), EfficientNetLite0Stride16Encoder().eval()
+    images = torch.randn(2, 3, 96, 64)
+    with torch.inference_mode():
+        full_levels, cut_levels = full(images), cut(images)
+    assert cut.strides == (2, 4, 8, 16, 16)
+    for level, channels, stride in zip(cut_levels, cut.channels, cut.strides, strict=True):
+        assert level.shape == (2, channels, 96 // stride, 64 // stride)
+    for index in range(3):
+        assert torch.equal(cut_levels[index], full_levels[index])
+    assert torch.equal(cut_levels[4], full_levels[3])
+    unused = {name.split(".")[0] for name, p in cut.net.blocks.named_parameters() if not p.requires_grad}
+    assert unused == {"5", "6"}  # the stride-32 stages serve classify() only
+    assert all(p.requires_grad for p in cut.net.blocks[:5].parameters())
+    with torch.inference_mode():
+        assert torch.equal(cut.classify(images), full.classify(images))
 
 
 def test_mapped_state_dict_is_complete() -> None:

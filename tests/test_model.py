@@ -7,7 +7,7 @@ import torch
 
 from gconet_lab.config import ConfigError, make_config
 from gconet_lab.losses import GCoNetLoss
-from gconet_lab.models import GCoNetPlus
+from gconet_lab.models import CosineGroupAffinityModule, GCoNetPlus, GroupAffinityModule
 
 
 def two_groups(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -50,6 +50,39 @@ def test_gam_attention_sums_to_one_over_the_group(tiny_config):
     with torch.no_grad():
         attention = official(torch.randn(3, 3, 64, 64), return_intermediates=True).intermediates.gam_attention
     assert torch.allclose(attention.flatten(1).sum(1), torch.ones(3), atol=1e-5)
+
+
+def test_cosine_gam_follows_the_recurring_direction_not_the_largest_feature():
+    """Dot products favour a large feature; the cosine affinity the direction every image shares."""
+    shared, other = torch.zeros(4), torch.zeros(4)
+    shared[0], other[1] = 1.0, 1.0
+    features = torch.zeros(3, 4, 1, 2)  # 3 images, 2 pixels each: pixel 0 holds the shared direction
+    features[:, :, 0, 0] = shared
+    features[:, :, 0, 1] = torch.tensor([[0.3, 0.3, 0.3, 0.3], [0.3, 0.3, 0.3, 0.3], [0.0, 5.0, 0.0, 0.0]])
+    dot, cosine = GroupAffinityModule(4, 1), CosineGroupAffinityModule(4, 1, temperature=0.05)
+    for gam in (dot, cosine):
+        with torch.no_grad():
+            gam.query.weight.copy_(torch.eye(4)[:, :, None, None])
+            gam.key.weight.copy_(torch.eye(4)[:, :, None, None])
+    with torch.no_grad():
+        on_shared = {name: gam(features).attention[:, 0, 0, 0].sum().item() for name, gam in (("dot", dot), ("cosine", cosine))}
+    assert on_shared["dot"] < 0.01 and on_shared["cosine"] > 0.9
+
+
+def test_cosine_gam_consensus_is_the_attention_weighted_mean():
+    gam = CosineGroupAffinityModule(3, 1)
+    features = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
+    attention = torch.zeros(2, 1, 2, 2)
+    attention[1, 0, 0, 1], attention[0, 0, 1, 1] = 3.0, 1.0  # any scale: normalised by the total
+    expected = (3 * features[1, :, 0, 1] + features[0, :, 1, 1]) / 4
+    assert torch.allclose(gam.consensus(features, attention).flatten(), expected)
+    model = GCoNetPlus(make_config("tiny", gam_affinity="cosine")).eval()
+    with torch.no_grad():
+        attention = model(torch.randn(3, 3, 64, 64), return_intermediates=True).intermediates.gam_attention
+    assert isinstance(model.gam, CosineGroupAffinityModule)
+    assert torch.isclose(attention.sum(), torch.tensor(1.0), atol=1e-5)
+    with pytest.raises(ConfigError, match="gam_temperature"):
+        make_config("tiny", gam_affinity="cosine", gam_temperature=0.0)
 
 
 def test_gradients_reach_every_trainable_parameter(tiny_config):

@@ -8,7 +8,7 @@ from gconet_lab.models.cem import (
 )
 from gconet_lab.models.classifier import ClassPredictor, mask_images
 from gconet_lab.models.decoder import FPNDecoder
-from gconet_lab.models.gam import GAMOutput, GroupAffinityModule, group_affinity_attention
+from gconet_lab.models.gam import CosineGroupAffinityModule, GAMOutput, GroupAffinityModule, group_affinity_attention
 from gconet_lab.models.gcm import GCMHead, collaborate
 from gconet_lab.models.gconet_plus import GCoNetIntermediates, GCoNetOutput, GCoNetPlus, build_encoder
 from gconet_lab.models.official_checkpoint import CheckpointError, load_official_checkpoint, official_model
@@ -16,7 +16,7 @@ from gconet_lab.models.vgg_encoder import PretrainedWeightsUnavailable, VGG16BNE
 
 __all__ = [
     "CEMOutput", "ConfidenceEnhancementModule", "differentiable_binarization", "uncertain_fraction", "ClassPredictor", "mask_images",
-    "FPNDecoder", "GAMOutput", "GroupAffinityModule", "group_affinity_attention", "GCMHead", "collaborate",
+    "FPNDecoder", "CosineGroupAffinityModule", "GAMOutput", "GroupAffinityModule", "group_affinity_attention", "GCMHead", "collaborate",
     "GCoNetIntermediates", "GCoNetOutput", "GCoNetPlus", "build_encoder", "CheckpointError",
     "load_official_checkpoint", "official_model", "PretrainedWeightsUnavailable", "VGG16BNEncoder",
 ]

@@ -8,6 +8,11 @@ For the N feature maps F of one group (N x C x h x w):
 4. group:     A  = mean of A' over the N images (the image itself included) -> N*h*w
 5. softmax:   over the whole group (paper) or over each image's h*w (official), giving A_S
 6. attend:    F_a = F * A_S;   consensus E = average pool of F_a over images and pixels (1 x C x 1 x 1)
+
+:class:`CosineGroupAffinityModule` is this project's CPU-scale variant (not the paper's): the affinity
+of step 2 between unit-length embeddings, divided by a temperature, and E the attention-weighted mean
+of the features. Dot products favour the pixels whose features are largest, whatever their class; the
+cosine compares directions only, so the attention can follow the object that recurs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 
 @dataclass
@@ -34,8 +40,13 @@ def msra_fill_(conv: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
-def group_affinity_attention(query: Tensor, key: Tensor, softmax_over: str = "group", scale: bool = False) -> Tensor:
-    """Eq. 1 and the max/mean/softmax steps: embedded features (N, C, h, w) -> attention (N, 1, h, w)."""
+def group_affinity_attention(
+    query: Tensor, key: Tensor, softmax_over: str = "group", scale: bool = False, temperature: float = 1.0
+) -> Tensor:
+    """Eq. 1 and the max/mean/softmax steps: embedded features (N, C, h, w) -> attention (N, 1, h, w).
+
+    ``scale`` divides the group affinity by sqrt(C) (the official code), ``temperature`` divides it by itself.
+    """
     n, c, h, w = query.shape
     q = query.flatten(2).transpose(1, 2).reshape(n * h * w, c)  # image-major pixels as rows
     k = key.flatten(2).transpose(0, 1).reshape(c, n * h * w)
@@ -44,6 +55,7 @@ def group_affinity_attention(query: Tensor, key: Tensor, softmax_over: str = "gr
     group_affinity = per_image_max.mean(dim=1)  # A_F: averaged over the N images
     if scale:
         group_affinity = group_affinity * (1.0 / math.sqrt(c))
+    group_affinity = group_affinity / temperature
     if softmax_over == "group":
         attention = torch.softmax(group_affinity, dim=0)
     else:
@@ -69,12 +81,50 @@ class GroupAffinityModule(nn.Module):
         self.output_conv = msra_fill_(nn.Conv2d(channels, channels, 1)) if output_conv else nn.Identity()
         self.softmax_over = softmax_over
         self.scale = scale
+        self.temperature = 1.0  # Eq. 1 has none; CosineGroupAffinityModule sets one
 
     def forward(self, features: Tensor) -> GAMOutput:
-        attention = group_affinity_attention(self.query(features), self.key(features), self.softmax_over, self.scale)
+        attention = group_affinity_attention(*self.embed(features), self.softmax_over, self.scale, self.temperature)
         return GAMOutput(consensus=self.consensus(features, attention), attention=attention)
+
+    def embed(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Step 1: the embeddings theta(F), phi(F) that the affinity compares."""
+        return self.query(features), self.key(features)
 
     def consensus(self, features: Tensor, attention: Tensor) -> Tensor:
         """Step 6: E (1, C, 1, 1) from the features (N, C, h, w) and any attention map (N, 1, h, w)."""
         attended = self.output_conv(features * attention)  # F_a
         return attended.mean(dim=(0, 2, 3), keepdim=True)  # E: average pooling over N, h, w
+
+
+class CosineGroupAffinityModule(GroupAffinityModule):
+    """GAM with a cosine affinity (this project's CPU recipe; the paper's Eq. 1 uses dot products).
+
+    Steps 2-5 run on unit-length embeddings, the group affinity divided by ``temperature`` before the
+    softmax; step 6 takes the attention-weighted mean of the features, so E keeps the features' scale
+    whatever the number of pixels. Measured on Synthetic_test (shapes of one class among distractors)
+    with the frozen ImageNet features of :class:`~gconet_lab.models.efficientnet_encoder.EfficientNetLite0Stride16Encoder`
+    as the embeddings (no training), a group softmax at temperature 0.05 puts 21% of the attention on the target
+    (2.8% of the area) and 10% on the distractors (6.5%); the dot product 32% and 62%.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        embedding_kernel: int = 3,
+        softmax_over: str = "group",
+        temperature: float = 0.05,
+        output_conv: bool = False,
+    ) -> None:
+        super().__init__(channels, embedding_kernel, softmax_over, scale=False, output_conv=output_conv)
+        self.temperature = temperature
+
+    def embed(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Step 1, then every pixel's embedding scaled to unit length: the affinity becomes a cosine."""
+        query, key = super().embed(features)
+        return F.normalize(query, dim=1), F.normalize(key, dim=1)
+
+    def consensus(self, features: Tensor, attention: Tensor) -> Tensor:
+        """Step 6 as a weighted mean: E (1, C, 1, 1) = sum of F_a over images and pixels / sum of the attention."""
+        attended = self.output_conv(features * attention)
+        return attended.sum(dim=(0, 2, 3), keepdim=True) / attention.sum()

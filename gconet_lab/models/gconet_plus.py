@@ -19,7 +19,7 @@ from gconet_lab.config import GCoNetConfig
 from gconet_lab.models.cem import ConfidenceEnhancementModule
 from gconet_lab.models.classifier import ClassPredictor, mask_images
 from gconet_lab.models.decoder import FPNDecoder
-from gconet_lab.models.gam import GroupAffinityModule
+from gconet_lab.models.gam import CosineGroupAffinityModule, GroupAffinityModule
 from gconet_lab.models.gcm import GCMHead, collaborate
 from gconet_lab.models.vgg_encoder import VGG16BNEncoder
 
@@ -28,9 +28,9 @@ def encoder_class(config: GCoNetConfig) -> type[nn.Module]:
     """The encoder class named by ``config.encoder``; its ``channels`` lists the five levels' widths."""
     if config.encoder == "vgg16_bn":
         return VGG16BNEncoder
-    from gconet_lab.models.efficientnet_encoder import EfficientNetLite0Encoder
+    from gconet_lab.models.efficientnet_encoder import EfficientNetLite0Encoder, EfficientNetLite0Stride16Encoder
 
-    return EfficientNetLite0Encoder
+    return EfficientNetLite0Stride16Encoder if config.encoder == "efficientnet_lite0_s16" else EfficientNetLite0Encoder
 
 
 def build_encoder(config: GCoNetConfig) -> nn.Module:
@@ -41,6 +41,17 @@ def build_encoder(config: GCoNetConfig) -> nn.Module:
 def deepest_channels(config: GCoNetConfig) -> int:
     """Width C of the deepest encoder features, the (N, C, h, w) input of GAM or its replacement."""
     return encoder_class(config).channels[-1]
+
+
+def build_gam(config: GCoNetConfig, channels: int) -> GroupAffinityModule:
+    """GAM as the configuration asks: Eq. 1's dot-product affinity, or the cosine one (``gam_affinity``)."""
+    if config.gam_affinity == "cosine":
+        return CosineGroupAffinityModule(
+            channels, config.gam_embedding_kernel, config.gam_softmax, config.gam_temperature, config.gam_output_conv
+        )
+    return GroupAffinityModule(
+        channels, config.gam_embedding_kernel, config.gam_softmax, config.gam_scale, config.gam_output_conv
+    )
 
 
 @dataclass
@@ -98,9 +109,7 @@ class GCoNetPlus(nn.Module):
         top = channels[-1]
         decoder_channels = config.decoder_channels or top // 2
         if config.use_gam:
-            self.gam = gam or GroupAffinityModule(
-                top, config.gam_embedding_kernel, config.gam_softmax, config.gam_scale, config.gam_output_conv
-            )
+            self.gam = gam or build_gam(config, top)
         self.decoder = FPNDecoder(channels, decoder_channels, config.block_hidden_channels, config.use_bn)
         out = self.decoder.out_channels
         if config.use_cem:
