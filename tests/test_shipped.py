@@ -48,7 +48,7 @@ def test_short_name_resolves_on_the_command_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert resolve_checkpoint(NAME) == WEIGHTS_DIR / f"{NAME}.pt"
     assert resolve_checkpoint("runs/x/checkpoint.pt").as_posix() == "runs/x/checkpoint.pt"
-    assert load_any_model(resolve_checkpoint(NAME)).config.encoder == "efficientnet_lite0"
+    assert load_any_model(resolve_checkpoint(NAME)).config.encoder == "efficientnet_lite0_s16"
 
 
 @pytest.mark.slow
