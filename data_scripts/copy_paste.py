@@ -7,6 +7,8 @@ other classes (distractors). Only the given COCO folder is read. Examples::
     python data_scripts/copy_paste.py --coco ../shared/data/coco128-seg --out data_cache/cosod
     python data_scripts/copy_paste.py --coco ../shared/data/coco128-seg --out data_cache/cosod \\
         --groups 100 --images-per-group 12 --size 320 --seed 1 --set-name CopyPaste_big --feather 3
+    python data_scripts/copy_paste.py --coco ../shared/data/coco128-seg --out data_cache/cosod \\
+        --shared-background 0.5   # the default data's: half the groups on one background photo each
 """
 
 from __future__ import annotations
@@ -60,10 +62,15 @@ def main(argv: list[str] | None = None) -> None:
         "--distractors", type=int, nargs=2, default=(1, 3), metavar=("LOW", "HIGH"),
         help="pasted objects of other classes per image, drawn in [LOW, HIGH] (default 1 3)",
     )
+    parser.add_argument(
+        "--shared-background", type=float, default=0.0, metavar="P",
+        help="probability that all images of a group crop one background photo, a 'photo session' (default 0)",
+    )
     args = parser.parse_args(argv)
     try:
         options = PasteOptions(min_instances=args.min_instances, feather=args.feather,
-                               object_size=tuple(args.object_size), distractors=tuple(args.distractors))
+                               object_size=tuple(args.object_size), distractors=tuple(args.distractors),
+                               shared_background=args.shared_background)
         report = write_copy_paste(
             args.coco, args.out, args.set_name, args.groups, args.images_per_group, args.size,
             args.seed, options, args.split,

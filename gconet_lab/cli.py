@@ -322,7 +322,7 @@ with torchrun (one process per GPU; each step then learns from GPUs x --accumula
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a command that runs a trained model: which model, on which device, in which precision."""
     parser.add_argument("--checkpoint", required=True,
-                        help="a shipped model's name (cpu-copypaste-192), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
+                        help="a shipped model's name (cpu-copypaste-224), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
     parser.add_argument("--device", type=device_name, help="cpu or cuda")
     parser.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
 
@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     sets = train.add_mutually_exclusive_group(required=True)
     sets.add_argument("--sets", nargs="+", help="training sets, e.g. DUTS_class COCO-SEG")
     sets.add_argument("--recipe", choices=tuple(RECIPES),
-                      help="a Table 3 training set or combination (preset paper), cpu-copypaste (the main job's cpu recipe) or cpu-copypaste-192 (the shipped model's)")
+                      help="a Table 3 training set or combination (preset paper), cpu-copypaste (the main job's cpu recipe) or cpu-copypaste-224 (the shipped model's)")
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
     train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: the recipe's, else cpu)")
     train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")

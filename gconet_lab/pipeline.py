@@ -4,7 +4,7 @@
   coco128-seg and a synthetic co-saliency set for training, iCoseg for testing; the raw sets are
   found locally or downloaded once (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
 * :func:`train` trains one configuration on CoSOD-layout sets.
-* :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste-192``).
+* :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste-224``).
 * :func:`get_trained_model` loads the shipped model (or one named by ``$GCONET_LAB_MODEL``), so every
   notebook can run on its own without training; an official GCoNet+ checkpoint can be used instead
   by setting one path.
@@ -26,7 +26,7 @@ from gconet_lab.config import GCoNetConfig
 from gconet_lab.data import AugmentConfig, index_set, make_train_loader
 from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
 from gconet_lab.data.sources.coco_groups import write_groups
-from gconet_lab.data.sources.copy_paste import write_copy_paste
+from gconet_lab.data.sources.copy_paste import PasteOptions, write_copy_paste
 from gconet_lab.data.sources.icoseg import convert_icoseg
 from gconet_lab.data.sources.locate import raw_data_root, shared_data_folder
 from gconet_lab.data.sources.synthetic import generate as generate_synthetic
@@ -41,6 +41,7 @@ from gconet_lab.models.gconet_plus import deepest_channels
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
 TEST_SET = "iCoseg"
 COPY_PASTE_SET = "CopyPaste"  # one group per class with >= 2 usable cut-outs, 10 images of 256 px
+COPY_PASTE_OPTIONS = PasteOptions(shared_background=0.5)  # half the groups are photo sessions (one background)
 
 
 def shared_data_root() -> Path:
@@ -63,16 +64,19 @@ def prepare_default_data(data_dir: str | Path = "outputs/data", source: str | Pa
         TEST_SET: lambda: convert_icoseg(raw() / "icoseg", data_dir, TEST_SET),
         "COCO128-SEG": lambda: _prepare_coco128(raw() / "coco128-seg", data_dir),
         "Synthetic": lambda: generate_synthetic(data_dir, n_groups=12, images_per_group=10, size=160, seed=0),
-        COPY_PASTE_SET: lambda: write_copy_paste(raw() / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0),
+        COPY_PASTE_SET: lambda: write_copy_paste(raw() / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0,
+                                                 options=COPY_PASTE_OPTIONS),
     }
+    # a marker holds what its set was made with: a set made with other options is made again
+    made_with = {COPY_PASTE_SET: repr(COPY_PASTE_OPTIONS)}
     for name, step in steps.items():
-        marker = data_dir / f".prepared-{name}"
-        if marker.exists():
+        marker, signature = data_dir / f".prepared-{name}", made_with.get(name, "done")
+        if marker.exists() and marker.read_text().strip() == signature:
             continue
         started = time.perf_counter()
         report = step()
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("done\n")
+        marker.write_text(signature + "\n")
         if verbose:
             summary = report.summary().splitlines()[0] if hasattr(report, "summary") else ""
             print(f"prepared {name} in {time.perf_counter() - started:.1f}s {summary}".rstrip())

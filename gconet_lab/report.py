@@ -1,7 +1,7 @@
 """The main job: prepare the data, train GCoNet+ with and without its group modules, evaluate, and write a report.
 
 Both models are trained from scratch with the whole CPU recipe (``cpu-copypaste``, :data:`MAIN_JOB_EPOCHS`):
-the shipped model's recipe at 128 instead of 192 pixels, since two trainings at 192 pixels would not fit
+the shipped model's recipe at 128 instead of 224 pixels, since two trainings at 224 pixels would not fit
 the job's 20 minutes (same data and seed). The report
 (``report.md`` with PNG figures) holds their official-protocol metrics on iCoseg and on
 ``Synthetic_test``, beside the shipped model's and a centre-prior baseline's, the pysodmetrics

@@ -224,6 +224,21 @@ def test_real_coco128_groups(coco128_root: Path, tmp_path: Path) -> None:
     assert all(read_mask(s.mask).any() for g in indexed.groups for s in g.samples)
 
 
+def test_shared_background_makes_photo_sessions_and_leaves_other_groups_alone(coco128_root: Path, tmp_path: Path) -> None:
+    def backgrounds(name: str, probability: float) -> dict[str, tuple[str, ...]]:
+        options = PasteOptions(shared_background=probability)
+        return write_copy_paste(coco128_root, tmp_path / name, groups=8, images_per_group=4, size=48, seed=3,
+                                options=options).backgrounds
+
+    independent, sessions, some = backgrounds("off", 0.0), backgrounds("all", 1.0), backgrounds("half", 0.5)
+    assert sum(len(set(stems)) > 1 for stems in independent.values()) >= 6  # 128 photos: repeats are rare
+    assert all(len(set(stems)) == 1 for stems in sessions.values())  # one photo per group
+    shared = [group for group, stems in some.items() if len(set(stems)) == 1]
+    assert 1 <= len(shared) <= 7
+    with pytest.raises(ValueError, match="probability"):
+        PasteOptions(shared_background=1.5)
+
+
 def test_cli_writes_groups_and_reports_bad_input_on_one_line(
     data_script, fake_coco: Path, tmp_path: Path, capsys
 ) -> None:

@@ -19,6 +19,7 @@ from gconet_lab.data.sources.locate import raw_data_root
 from gconet_lab.data.sources.manifest import files_of, read_manifest, sha256_of
 from gconet_lab.data.sources.registry import COCO128_SEG, DOWNLOAD_URL_ENV, ICOSEG, RemoteFile
 from gconet_lab.data.sources.unpack import class_names_from_yolo_yaml, project_path
+from gconet_lab.pipeline import COPY_PASTE_OPTIONS
 
 from conftest import require_shared
 
@@ -148,6 +149,15 @@ def test_prepare_downloads_unpacks_checks_and_uses_the_data(served, empty_cache,
     groups = {p.name for p in (empty_cache / "icoseg" / "images").iterdir()}
     assert len(groups) == 28 and EXTRA_GROUP not in groups
     assert raw_data_root() == empty_cache and len(served.requests) == 3  # found in the cache next time
+    # a set made with other options (an earlier version's) is made again; the others are kept
+    marker, kept = out / ".prepared-CopyPaste", out / ".prepared-iCoseg"
+    assert marker.read_text().strip() == repr(COPY_PASTE_OPTIONS)
+    marker.write_text("done\n")
+    deleted, kept_time = next((out / "images" / "CopyPaste").rglob("*.jpg")), kept.stat().st_mtime_ns
+    deleted.unlink()
+    cli_main(["prepare", "--out", str(out)])
+    assert deleted.is_file() and marker.read_text().strip() == repr(COPY_PASTE_OPTIONS)
+    assert kept.stat().st_mtime_ns == kept_time
 
 
 def test_a_broken_connection_is_resumed_with_a_range_request(served, empty_cache) -> None:

@@ -18,7 +18,7 @@ from gconet_lab.engine.shipped import (
 from gconet_lab.inference.evaluate import evaluate_model
 from gconet_lab.models.official_checkpoint import read_checkpoint_file
 
-NAME = "cpu-copypaste-192"
+NAME = "cpu-copypaste-224"
 
 
 def test_the_model_ships_with_its_card():
@@ -34,14 +34,14 @@ def test_the_model_ships_with_its_card():
 
 def test_the_shipped_configuration_is_its_recipes():
     """The card's command reproduces the model: its configuration is the recipe's (the class count comes
-    from the data), and that recipe is the main job's CPU recipe at 192 pixels."""
+    from the data), and that recipe is the main job's CPU recipe at 224 pixels."""
     shipped = load_any_model(resolve_checkpoint(NAME)).config.to_dict()
     recipe = RECIPES[SHIPPED_RECIPE].config().to_dict()
     assert read_model_card(NAME)["recipe"].startswith(SHIPPED_RECIPE + " ")
     assert {name for name in recipe if shipped[name] != recipe[name]} == {"num_classes"}
     cpu = RECIPES[CPU_RECIPE]
     assert RECIPES[SHIPPED_RECIPE].sets == cpu.sets
-    assert RECIPES[SHIPPED_RECIPE].config_options == {**cpu.config_options, "image_size": 192}
+    assert RECIPES[SHIPPED_RECIPE].config_options == {**cpu.config_options, "image_size": 224}
 
 
 def test_short_name_resolves_on_the_command_line(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Trained GCoNet+ models that ship inside the package, usable by a short name.
 
-``gconet-lab evaluate --checkpoint cpu-copypaste-192 ...`` or ``load_shipped_model("cpu-copypaste-192")`` runs a
+``gconet-lab evaluate --checkpoint cpu-copypaste-224 ...`` or ``load_shipped_model("cpu-copypaste-224")`` runs a
 trained model without training first. Each shipped model is two files in ``gconet_lab/weights/``:
 
 * ``<name>.pt``: the weights in half precision (a few MB), with the configuration and class names,
@@ -34,7 +34,7 @@ DEFAULT_MODEL = SHIPPED_RECIPE
 
 
 def shipped_names() -> list[str]:
-    """Short names of the models in :data:`WEIGHTS_DIR`, e.g. ``["cpu-copypaste-192"]``."""
+    """Short names of the models in :data:`WEIGHTS_DIR`, e.g. ``["cpu-copypaste-224"]``."""
     return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
 
 

@@ -17,6 +17,11 @@ the idea to the instance polygons of coco128-seg:
   with 1-2 cut-outs of the group's class (targets) and 1-3 of other classes (distractors, of
   distinct classes drawn uniformly) pasted in random order, each with a random scale, position,
   horizontal flip and colour jitter;
+* **shared backgrounds**: with probability ``shared_background`` a group is a *photo session*:
+  all its images are crops of one background photo, as in benchmarks whose groups come from one
+  photographer's series (iCoseg's planes in one sky, CoSOD3k's and CoCA's scenes). The background,
+  its own objects included, is then common to the whole group without being the target: a model
+  has to tell the pasted class from what merely recurs;
 * **masks**: exactly the pixels where a pasted target is visible: an object pasted later covers
   the ones before it. A layout in which a target keeps less than ``min_visible`` of its pixels is
   drawn again (after a few tries the targets are pasted last).
@@ -96,6 +101,7 @@ class PasteOptions:
     hue_shift: int = 6  # hue shift drawn in [-hue_shift, hue_shift] (OpenCV hue: 180 = full turn)
     min_visible: float = 0.5  # least visible fraction of every pasted target
     feather: float = 0.0  # largest Gaussian sigma (pixels) of a paste's blended edge; 0: hard edges
+    shared_background: float = 0.0  # probability that all images of a group crop one background photo
 
     def __post_init__(self) -> None:
         if not 1 <= self.targets[0] <= self.targets[1]:
@@ -111,6 +117,8 @@ class PasteOptions:
             raise ValueError("need 0 <= min_visible <= 1 and 0 <= jitter < 1")
         if not 0 <= self.feather <= 16:
             raise ValueError(f"feather must be a sigma in [0, 16] pixels, not {self.feather}")
+        if not 0 <= self.shared_background <= 1:
+            raise ValueError(f"shared_background must be a probability, not {self.shared_background}")
 
 
 @dataclass(frozen=True)
@@ -388,8 +396,11 @@ def write_copy_paste(
         allowed = [i for i, image in enumerate(images) if class_id not in image.shapes]
         distractors = [pool for other, pool in sorted(by_class.items()) if other != class_id]
         stems = []
+        # drawn only when asked for, so that groups without the option keep their random stream
+        session = options.shared_background > 0 and rng.random() < options.shared_background
+        session_photo = int(rng.choice(allowed)) if session else None
         for number in range(images_per_group):
-            photo = int(rng.choice(allowed))
+            photo = int(rng.choice(allowed)) if session_photo is None else session_photo
             image, mask = draw_image(by_class[class_id], distractors, backgrounds[photo], size, options, rng)
             image_path, mask_path = sample_paths(out, set_name, folder, f"{folder}_{number:03d}", ".jpg")
             image_path.parent.mkdir(parents=True, exist_ok=True)
