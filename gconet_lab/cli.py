@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gconet_lab.config import ConfigError, GCoNetConfig, make_config
-from gconet_lab.engine.precision import INFERENCE_PRECISIONS, PRECISIONS
+from gconet_lab.engine.precision import PRECISIONS
 from gconet_lab.engine.recipes import RECIPES
 
 DESCRIPTION = """\
@@ -24,10 +24,9 @@ Typical session:
   gconet-lab benchmark --preset paper --device cpu     # speed: reference vs fast inference, training, evaluation
 """
 
-INFERENCE_PRECISION_HELP = ("fp32 (default): the model itself, as before (on CUDA under float16 autocast); "
-                            "bf16: the fast path (BatchNorm folded) in bfloat16, where the CPU (AVX-512 BF16, AMX) "
-                            "or GPU computes bf16 natively (the shipped model's iCoseg maps move by 0.002 on "
-                            "average, its scores by under 0.001)")
+PRECISION_HELP = ("auto (default): fp16 on CUDA, fp32 elsewhere (the choice is printed); fp32: float32 throughout; "
+                  "bf16: bfloat16, where the CPU (AVX-512 BF16, AMX) or GPU computes it natively; fp16: float16, CUDA only. "
+                  "A precision this machine would only emulate is refused")
 
 
 INTERRUPTED_EXIT_STATUS = 130  # the shell's status of a process ended by Ctrl-C (128 + SIGINT)
@@ -152,18 +151,26 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def load_inference_model(args: argparse.Namespace):
-    """``--checkpoint`` on ``--device`` in ``--precision``: fp32 the model itself, bf16 its fast path (where native)."""
-    import torch
-
+    """``--checkpoint`` on ``--device`` in ``--precision``: fp32 the model itself, bf16/fp16 its fast path."""
     from gconet_lab.engine.checkpoint import load_any_model
-    from gconet_lab.engine.precision import check_native_precision
     from gconet_lab.engine.shipped import resolve_checkpoint
+    from gconet_lab.engine.train import select_device
     from gconet_lab.inference.fast_inference import make_fast_model
 
-    device = torch.device(args.device or "cpu")
-    check_native_precision(args.precision, device)
+    device = select_device(args.device)
+    precision = resolved_precision(args.precision, device)
     model = load_any_model(resolve_checkpoint(args.checkpoint), device)
-    return model if args.precision == "fp32" else make_fast_model(model, precision=args.precision)
+    return model if precision == "fp32" else make_fast_model(model, precision=precision)
+
+
+def resolved_precision(precision: str, device) -> str:
+    """``--precision`` resolved on ``device`` (refused where emulated); ``auto``'s choice is printed."""
+    from gconet_lab.engine.precision import resolve_precision
+
+    resolved = resolve_precision(precision, device)
+    if precision == "auto":
+        print(f"precision auto: {resolved} on {device.type}", file=sys.stderr)
+    return resolved
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -213,7 +220,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     import torch
 
     from gconet_lab.data import DataError, index_set
-    from gconet_lab.engine.precision import check_native_precision
+    from gconet_lab.engine.precision import native_precisions
     from gconet_lab.engine.storage import ensure_writable_folder
     from gconet_lab.engine.train import select_device
     from gconet_lab.inference.benchmark import run_benchmark
@@ -222,7 +229,8 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     from gconet_lab.pipeline import prepare_default_data
 
     device = select_device(args.device)
-    check_native_precision(args.precision, device)
+    precision = resolved_precision(args.precision, device)
+    print(f"native precisions on {device.type}: {', '.join(native_precisions(device))}", file=sys.stderr)
     ensure_writable_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -239,7 +247,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         parity = parity_set(args.parity)
     report = run_benchmark(
         config_with_options(args.preset, args.variant, args.set_option or {}), device, args.tasks, args.batch_size, args.group_size,
-        args.repeats, args.warmup, args.compile, predictions, masks, parity, args.precision,
+        args.repeats, args.warmup, args.compile, predictions, masks, parity, precision,
         given_peak(args.peak_gflops) if args.peak_gflops else None,
     )
     print(report.format())
@@ -323,8 +331,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a command that runs a trained model: which model, on which device, in which precision."""
     parser.add_argument("--checkpoint", required=True,
                         help="a shipped model's name (cpu-copypaste-224), a gconet-lab checkpoint.pt or an official GCoNet+ .pth")
-    parser.add_argument("--device", type=device_name, help="cpu or cuda")
-    parser.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS, help=INFERENCE_PRECISION_HELP)
+    parser.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,8 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--accumulation", type=positive_int, default=1,
                        help="two-group batches per process added up in each Adam step (default: %(default)s)")
     train.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across GPUs (off: BN per two-group batch as in the paper)")
-    train.add_argument("--precision", default="auto", choices=PRECISIONS,
-                       help="auto: float16 mixed precision on CUDA, float32 on CPUs; bf16: bfloat16 autocast (opt-in)")
+    train.add_argument("--precision", default="auto", choices=PRECISIONS, help=PRECISION_HELP)
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")
@@ -392,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--warmup", type=non_negative_int, default=2, help="untimed rounds first (default: %(default)s)")
     bench.add_argument("--repeats", type=positive_int, default=5, help="timed rounds; the median is reported (default: %(default)s)")
     bench.add_argument("--compile", action="store_true", help="wrap the fast path in torch.compile (slow to start; CPU needs a C++ compiler)")
-    bench.add_argument("--precision", default="fp32", choices=INFERENCE_PRECISIONS,
-                       help="bf16: also time the fast path and the training step in bfloat16 beside fp32 (where bf16 is native)")
+    bench.add_argument("--precision", default="auto", choices=PRECISIONS,
+                       help="also time the fast path and the training step in this precision beside fp32. " + PRECISION_HELP)
     bench.add_argument("--peak-gflops", type=peak_gflops, metavar="GFLOPS[,BF16]",
                        help="peak GFLOP/s for the fraction of peak: one value for every path, or fp32,bf16 "
                             "(default: estimated on CPUs, none on GPUs)")

@@ -39,6 +39,18 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _machine_independent_bf16(monkeypatch) -> None:
+    """No test reads GCONET_LAB_NATIVE_BF16 from the outer environment: each branch is set by the test itself."""
+    monkeypatch.delenv("GCONET_LAB_NATIVE_BF16", raising=False)
+
+
+@pytest.fixture
+def native_bf16(monkeypatch) -> None:
+    """bf16 reported native (``GCONET_LAB_NATIVE_BF16=1``): bf16 paths run on any CPU, emulated if need be."""
+    monkeypatch.setenv("GCONET_LAB_NATIVE_BF16", "1")
+
+
 @pytest.fixture
 def tiny_config():
     return make_config("tiny")

@@ -36,7 +36,7 @@ def test_time_interleaved_alternates_candidates_after_warmup():
     assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3}
 
 
-def test_inference_comparisons_are_well_formed():
+def test_inference_comparisons_are_well_formed(native_bf16):
     model = GCoNetPlus(make_config("tiny")).eval()
     fp32, bf16 = benchmark_inference(model, batch_size=2, image_size=32, repeats=2, warmup=1, precisions=("fp32", "bf16"))
     assert fp32.reference is bf16.reference  # both fast paths timed against one eager run
@@ -60,7 +60,8 @@ def test_fraction_of_peak_is_achieved_flops_over_the_peak():
     training = Measurement("training step", "eager", [1.0], 8)
     peak = Peak({"fp32": 100.0, "bf16": 200.0}, "peak = 1 thread x 1.00 GHz x FLOP/cycle/core (fp32 100, bf16 200)")
     report = BenchmarkReport({"device": "cpu (x)", "torch": "2", "threads": 1, "cpus": 2, "load_average_1min": 0.5,
-                              "process_peak_rss_mb": 100}, [Comparison(eager, fast, 0.01)], [training], peak=peak)
+                              "process_peak_rss_mb": 100, "native_precisions": ("fp32", "bf16")},
+                             [Comparison(eager, fast, 0.01)], [training], peak=peak)
     rows = report.rows()
     assert rows[0]["gflops_per_s"] == pytest.approx(10 / 0.25) and rows[0]["fraction_of_peak"] == pytest.approx(0.4)
     assert rows[1]["gflops_per_s"] == pytest.approx(10 / 0.1) and rows[1]["fraction_of_peak"] == pytest.approx(0.5)
@@ -70,14 +71,15 @@ def test_fraction_of_peak_is_achieved_flops_over_the_peak():
     text = report.format()
     for column in ("speed-up", "max |diff|", "GFLOP/image", "GFLOP/s", "of peak"):
         assert column in text
-    eager_line, fast_line, training_line = text.splitlines()[2:5]
+    assert text.splitlines()[1] == "native precisions here: fp32, bf16"
+    eager_line, fast_line, training_line = text.splitlines()[3:6]
     assert eager_line.split()[-3:] == ["10.00", "40.0", "40.0%"]
     assert fast_line.split()[-5:] == ["2.50x", "1.0e-02", "10.00", "100.0", "50.0%"]
     assert training_line.split()[-3:] == ["-", "-", "-"]
     assert "(FLOPs per image / seconds per image) / peak FLOP/s; peak = 1 thread x 1.00 GHz" in text
 
 
-def test_training_step_compares_the_trainers_layout_and_precisions():
+def test_training_step_compares_the_trainers_layout_and_precisions(native_bf16):
     # Two things amplify rounding at random initialisation and would make the layouts' losses differ by
     # ~1%: train-mode BatchNorm over 1 x 1 features (at 128 px the deepest are 4 x 4), and the paper's
     # unscaled GAM softmax, whose near-one-hot attention flips with the summation order (the official
@@ -137,7 +139,7 @@ def test_evaluation_benchmark_reports_the_distance_to_the_official_numbers(tmp_p
         benchmark_evaluation(parity / "pred", masks, parity=(tmp_path, masks))
 
 
-def test_report_rows_and_cli_records(tmp_path, capsys, monkeypatch):
+def test_report_rows_and_cli_records(tmp_path, capsys, monkeypatch, native_bf16):
     report = run_benchmark(make_config("tiny", image_size=32), tasks=["inference"], batch_size=2, group_size=3,
                            repeats=1, warmup=0, precision="bf16", peak=Peak({"fp32": 50.0}, "given"))
     rows = report.rows()

@@ -16,22 +16,24 @@ from gconet_lab.engine.checkpoint import save_training_checkpoint
 from gconet_lab.engine.precision import (
     PrecisionUnsupportedError,
     autocast,
-    check_native_precision,
     has_native_bf16,
+    native_precisions,
     resolve_precision,
 )
 from gconet_lab.engine.train import Trainer, make_optimizer
+from gconet_lab.inference.evaluate import predict_group
 from gconet_lab.inference.fast_inference import make_fast_model
 from gconet_lab.models import GCoNetPlus
 
 CPU = torch.device("cpu")
 
 
-def test_auto_is_float32_on_cpu_and_fp16_needs_cuda():
+def test_auto_is_float32_on_cpu_and_fp16_needs_cuda(native_bf16):
     assert resolve_precision("auto", CPU) == "fp32"
     assert resolve_precision("auto", torch.device("cuda")) == "fp16"
     assert resolve_precision("bf16", CPU) == "bf16"
-    with pytest.raises(ValueError, match="CUDA"):
+    assert resolve_precision("fp32", torch.device("cuda")) == "fp32"  # fp32 means float32 on every device
+    with pytest.raises(PrecisionUnsupportedError, match="fp16 needs CUDA"):
         resolve_precision("fp16", CPU)
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("int8", CPU)
@@ -45,14 +47,14 @@ def test_bf16_autocast_runs_convolutions_in_bfloat16():
         assert conv(torch.randn(1, 3, 8, 8)).dtype == torch.float32
 
 
-def test_trainer_reports_its_precision(tmp_path, tiny_config):
+def test_trainer_reports_its_precision(tmp_path, tiny_config, native_bf16):
     trainer = Trainer(GCoNetPlus(tiny_config), tiny_config, [{}], tmp_path, device="cpu", progress=False,
                       precision="bf16")
     assert "bfloat16 autocast" in trainer.describe_scale()
     assert trainer.scaler is None  # bfloat16 keeps float32's exponent range: no loss scaling
 
 
-def test_bf16_fast_path_is_close_to_float32(tiny_config):
+def test_bf16_fast_path_is_close_to_float32(tiny_config, native_bf16):
     model = GCoNetPlus(tiny_config.replace(cem_k=10.0)).eval()
     images = torch.randn(3, 3, 64, 64)
     reference = make_fast_model(model)(images).saliency
@@ -61,7 +63,7 @@ def test_bf16_fast_path_is_close_to_float32(tiny_config):
     assert output.dtype == torch.float32 and output.shape == reference.shape
     assert next(bf16.parameters()).dtype == torch.bfloat16
     assert 0 < (output - reference).abs().max().item() < 0.05  # 8 mantissa bits: close, not equal
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(PrecisionUnsupportedError, match="fp16 needs CUDA"):
         make_fast_model(model, precision="fp16")
 
 
@@ -78,11 +80,26 @@ def test_native_bf16_is_read_from_the_cpu_flags():
     assert not has_native_bf16(CPU, "")  # no /proc/cpuinfo: not known, so not native
 
 
-def test_bf16_is_refused_where_it_would_be_emulated(monkeypatch):
-    monkeypatch.setattr("gconet_lab.engine.precision.has_native_bf16", lambda device: False)
-    check_native_precision("fp32", CPU)  # float32 is never refused
+def test_the_environment_switch_overrides_the_cpu_flags(monkeypatch):
+    monkeypatch.setenv("GCONET_LAB_NATIVE_BF16", "0")
+    assert not has_native_bf16(CPU, ZEN4) and native_precisions(CPU) == ("fp32",)
+    monkeypatch.setenv("GCONET_LAB_NATIVE_BF16", "1")
+    assert has_native_bf16(CPU, SKYLAKE) and native_precisions(CPU) == ("fp32", "bf16")
+    monkeypatch.setenv("GCONET_LAB_NATIVE_BF16", "yes")
+    with pytest.raises(ValueError, match="GCONET_LAB_NATIVE_BF16 must be 0 or 1"):
+        has_native_bf16(CPU)
+
+
+def test_bf16_is_refused_where_it_would_be_emulated(monkeypatch, tiny_config):
+    monkeypatch.setenv("GCONET_LAB_NATIVE_BF16", "0")
+    assert resolve_precision("fp32", CPU) == "fp32"  # float32 is never refused
     with pytest.raises(PrecisionUnsupportedError, match="AVX-512 BF16 or AMX.*use --precision fp32"):
-        check_native_precision("bf16", CPU)
+        resolve_precision("bf16", CPU)
+    model = GCoNetPlus(tiny_config)
+    with pytest.raises(PrecisionUnsupportedError, match="AVX-512 BF16 or AMX.*use --precision fp32"):
+        make_fast_model(model, precision="bf16")  # the library refuses what the command line refuses
+    with pytest.raises(PrecisionUnsupportedError, match="AVX-512 BF16 or AMX"):
+        Trainer(model, tiny_config, [{}], Path("unused"), device="cpu", progress=False, precision="bf16")
 
 
 def write_tiny_checkpoint(path: Path) -> Path:
@@ -135,3 +152,25 @@ def test_predict_in_bf16_writes_maps_close_to_float32(monkeypatch, tmp_path, wri
                                   - np.asarray(Image.open(tmp_path / "bf16" / name), np.int16))
                            for name in names["fp32"]])
     assert 0 < difference.max() <= 13  # the bf16 path ran, and its maps are float32's to bf16 rounding
+
+
+class AutocastProbe(torch.nn.Module):
+    """A model that records whether any autocast (CPU or CUDA) is on while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.autocast_seen: list[bool] = []
+
+    def forward(self, images: torch.Tensor):
+        self.autocast_seen.append(torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"))
+        return type("Output", (), {"saliency": torch.full((len(images), 1, 8, 8), 0.5)})()
+
+
+def test_predict_group_adds_no_autocast_so_fp32_is_float32_on_every_device(monkeypatch):
+    """--precision fp32 on CUDA must run float32: predict_group itself never opens an autocast."""
+    opened = []
+    monkeypatch.setattr(torch, "autocast", lambda *args, **kwargs: opened.append((args, kwargs)))
+    probe = AutocastProbe()
+    predict_group(probe, torch.zeros(2, 3, 8, 8), [(4, 4), (4, 4)])
+    assert opened == [] and probe.autocast_seen == [False]

@@ -1,38 +1,33 @@
-"""Numeric precision of training and inference: float32, or autocast to bfloat16 / float16.
+"""Numeric precision of training and inference: one vocabulary for every command and the Python API.
 
-``precision`` is one of :data:`PRECISIONS`:
+``precision`` is one of :data:`PRECISIONS`, and each word means the same on every device:
 
-* ``"fp32"``: everything in float32 (the reference; parity tests use it);
-* ``"bf16"``: ``torch.autocast`` to bfloat16. On a CPU with AVX-512 BF16 (or AMX) oneDNN runs
-  convolutions and matrix products in bfloat16 with float32 accumulation; bfloat16 keeps
-  float32's exponent range, so no loss scaling is needed;
-* ``"fp16"``: autocast to float16 with a gradient scaler in training (CUDA's mixed precision);
-* ``"auto"``: fp16 on CUDA, fp32 elsewhere. bf16 is opt-in on CPUs: measured here (tests/test_train's
-  40-step square-mask task, tiny preset) bf16 autocast left the held-out MAE at 0.92x of its start
-  where float32 reached 0.15x (keeping the losses in float32 did not change that), and the cpu preset
-  on COCO128 + synthetic groups with a constant learning rate (320 steps) scored iCoseg Sα 0.47
-  against float32's 0.62. The ``cpu-copypaste`` recipe as it was then (632 steps on CopyPaste +
-  COCO128-SEG), run twice in each precision (iCoseg Sα / max Fβ): with the encoder trained, seed 7,
-  bf16 0.644 / 0.639 and float32 0.638 / 0.645; with it frozen, seed 7, bf16 0.639 / 0.640 and
-  float32 0.654 / 0.645, and seed 8, float32 0.651 / 0.644 but bf16 **0.365 / 0.285**: from the
-  first epoch its BCE stayed at 1.2 (float32: 0.37), the maps saturated and never recovered. A bf16
-  step is 1.2-1.4x faster than a float32 one (0.59 s against 0.70 s channels-last, encoder frozen),
-  not worth a run that can fail this way.
+* ``"fp32"``: everything in float32, with no autocast anywhere (the reference; parity tests use it);
+* ``"bf16"``: bfloat16 arithmetic. Training: ``torch.autocast`` to bfloat16 (weights, losses and the
+  optimizer stay float32; bfloat16 keeps float32's exponent range, so no loss scaling). Inference:
+  the fast path's bfloat16 copy (:mod:`gconet_lab.inference.fast_inference`);
+* ``"fp16"``: float16 arithmetic, CUDA only. Training: autocast to float16 with a gradient scaler
+  (CUDA's mixed precision). Inference: the fast path's float16 copy;
+* ``"auto"``: ``fp16`` on CUDA, ``fp32`` elsewhere; :func:`resolve_precision` resolves it and the
+  command line prints its choice. bf16 is never chosen for you: training in it can fail (why:
+  docs/experiments.md, "bf16 training").
 
-Autocast keeps the weights, the losses and the optimizer in float32: only the operations that
-benefit (convolutions, matrix products) run in the lower precision. (torch is imported inside the
-functions so that the command line's ``--help`` can list :data:`PRECISIONS` without loading it.)
-
-bfloat16 is only fast where the hardware computes it: :func:`has_native_bf16` says whether it does
-here, and :func:`check_native_precision` refuses bf16 where it would be emulated (converted to
-float32 and back, usually slower than float32 itself). torch's
-``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` does not tell: oneDNN emulates bf16 on any
+A precision is only accepted where the device computes it natively: :func:`resolve_precision`
+raises :class:`PrecisionUnsupportedError` otherwise, because an emulated bf16 (converted to float32
+and back) is many times slower than float32 itself. :func:`has_native_bf16` says whether this
+machine has bf16 arithmetic; the environment variable ``GCONET_LAB_NATIVE_BF16`` (``0`` or ``1``)
+overrides its answer, so one machine can run the tests and notebooks of either kind of CPU.
+torch's ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` does not tell: oneDNN emulates bf16 on any
 AVX-512 CPU, and that check is true there too.
+
+(torch is imported inside the functions so that the command line's ``--help`` can list
+:data:`PRECISIONS` without loading it.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,25 +35,42 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-INFERENCE_PRECISIONS = ("fp32", "bf16")  # the fast path's (inference.fast_inference.FAST_PRECISIONS)
 AUTOCAST_DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16"}
 CPUINFO = Path("/proc/cpuinfo")
 NATIVE_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}  # x86 instructions that compute in bfloat16
+NATIVE_BF16_ENV = "GCONET_LAB_NATIVE_BF16"  # "0" or "1": overrides has_native_bf16's answer
+
+
+class PrecisionUnsupportedError(ValueError):
+    """The asked precision has no native arithmetic on this device: it would run emulated, slowly."""
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """The concrete precision (``fp32``, ``bf16`` or ``fp16``) that ``precision`` means on ``device``."""
+    """The concrete precision (``fp32``, ``bf16`` or ``fp16``) that ``precision`` means on ``device``.
+
+    Raises :class:`PrecisionUnsupportedError` where ``device`` would only emulate it.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision != "auto":
-        if precision == "fp16" and device.type == "cpu":
-            raise ValueError("precision 'fp16' needs CUDA; on a CPU use 'bf16' or 'fp32'")
-        return precision
-    return "fp16" if device.type == "cuda" else "fp32"
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise PrecisionUnsupportedError("fp16 needs CUDA (a CPU would emulate it); use --precision fp32 or bf16")
+    if precision == "bf16" and not has_native_bf16(device):
+        missing = "a GPU with bfloat16 arithmetic (Ampere or newer)" if device.type == "cuda" else (
+            "a CPU with AVX-512 BF16 or AMX (avx512_bf16 or amx_bf16 in /proc/cpuinfo)")
+        raise PrecisionUnsupportedError(f"bf16 needs {missing}, which this machine lacks (emulated, it would be "
+                                        "slower than float32); use --precision fp32")
+    return precision
+
+
+def native_precisions(device: torch.device) -> tuple[str, ...]:
+    """The concrete precisions ``device`` computes natively, e.g. ``("fp32",)`` on a CPU without bf16."""
+    return ("fp32",) + (("bf16",) if has_native_bf16(device) else ()) + (("fp16",) if device.type == "cuda" else ())
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context of a resolved ``precision`` on ``device`` (a no-op for fp32)."""
+    """The training autocast of a resolved ``precision`` on ``device`` (a no-op for fp32)."""
     import torch
 
     if precision == "fp32":
@@ -67,12 +79,8 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def describe_precision(precision: str) -> str:
-    """Words for the log header, e.g. ``bfloat16 autocast``."""
+    """Words for the training log's header, e.g. ``bfloat16 autocast``."""
     return {"fp32": "float32", "bf16": "bfloat16 autocast", "fp16": "float16 mixed precision"}[precision]
-
-
-class PrecisionUnsupportedError(RuntimeError):
-    """The asked precision has no native arithmetic on this device: it would run emulated, slowly."""
 
 
 def read_cpuinfo() -> str:
@@ -89,15 +97,27 @@ def cpuinfo_value(cpuinfo: str, key: str) -> str:
     return ""
 
 
+def native_bf16_override() -> bool | None:
+    """``GCONET_LAB_NATIVE_BF16`` as a bool (``0``/``1``), or None when it is unset or empty."""
+    value = os.environ.get(NATIVE_BF16_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{NATIVE_BF16_ENV} must be 0 or 1, got {value!r}")
+    return None if value == "" else value == "1"
+
+
 def has_native_bf16(device: torch.device, cpuinfo: str | None = None) -> bool:
     """Whether ``device`` computes in bfloat16 itself (not by emulation in float32).
 
-    CUDA: the GPU's own answer (Ampere and newer). CPU: an ``avx512_bf16`` (AVX-512 BF16, e.g.
-    AMD Zen 4, Intel Cooper Lake) or ``amx_bf16`` (Intel AMX, Sapphire Rapids) flag in
+    ``GCONET_LAB_NATIVE_BF16=0|1`` answers for every device (CI runs the bf16-less branch on any CPU).
+    Otherwise CUDA: the GPU's own answer (Ampere and newer). CPU: an ``avx512_bf16`` (AVX-512 BF16,
+    e.g. AMD Zen 4, Intel Cooper Lake) or ``amx_bf16`` (Intel AMX, Sapphire Rapids) flag in
     ``/proc/cpuinfo`` (``cpuinfo`` text instead of the machine's, for tests). Anything else: no.
     """
     import torch
 
+    override = native_bf16_override()
+    if override is not None:
+        return override
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)
     if device.type == "cpu":
@@ -106,17 +126,7 @@ def has_native_bf16(device: torch.device, cpuinfo: str | None = None) -> bool:
     return False
 
 
-def check_native_precision(precision: str, device: torch.device) -> None:
-    """Raise :class:`PrecisionUnsupportedError` for ``bf16`` where :func:`has_native_bf16` is false."""
-    if precision != "bf16" or has_native_bf16(device):
-        return
-    missing = "a GPU with bfloat16 arithmetic (Ampere or newer)" if device.type == "cuda" else (
-        "a CPU with AVX-512 BF16 or AMX (avx512_bf16 or amx_bf16 in /proc/cpuinfo)")
-    raise PrecisionUnsupportedError(f"bf16 needs {missing}, which this machine lacks (emulated, it would be "
-                                    "slower than float32); use --precision fp32")
-
-
 __all__ = [
-    "INFERENCE_PRECISIONS", "PRECISIONS", "PrecisionUnsupportedError", "autocast", "check_native_precision",
-    "cpuinfo_value", "describe_precision", "has_native_bf16", "read_cpuinfo", "resolve_precision",
+    "NATIVE_BF16_ENV", "PRECISIONS", "PrecisionUnsupportedError", "autocast", "cpuinfo_value", "describe_precision",
+    "has_native_bf16", "native_bf16_override", "native_precisions", "read_cpuinfo", "resolve_precision",
 ]

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from gconet_lab.config import GCoNetConfig
-from gconet_lab.engine.precision import autocast
+from gconet_lab.engine.precision import autocast, native_precisions, resolve_precision
 from gconet_lab.engine.train import make_optimizer
 from gconet_lab.inference.fast_inference import make_fast_model, max_abs_difference
 from gconet_lab.inference.flops import Peak, count_flops, estimate_peak
@@ -289,7 +289,7 @@ def describe_environment(device: torch.device | str = "cpu") -> dict[str, object
     return {
         "device": f"{device.type} ({name})", "torch": torch.__version__, "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0], "python": sys.version.split()[0],
-        "process_peak_rss_mb": peak_rss_kb / 1024,
+        "process_peak_rss_mb": peak_rss_kb / 1024, "native_precisions": native_precisions(device),
     }
 
 
@@ -330,7 +330,7 @@ class BenchmarkReport:
         env = self.environment
         header = (f"{env['device']}, torch {env['torch']}, {env['threads']} threads ({env['cpus']} CPUs), "
                   f"load average {env['load_average_1min']:.1f}, process peak RSS {env['process_peak_rss_mb']:.0f} MB")
-        lines = [header]
+        lines = [header, f"native precisions here: {', '.join(env['native_precisions'])}"]
         lines.append(f"{'task':<52} {'implementation':<20} {'reps':>4} {'median s':>9} {'ms/image':>9} "
                      f"{'images/s':>9} {'peak MB':>8} {'speed-up':>8} {'max |diff|':>10} {'GFLOP/image':>11} "
                      f"{'GFLOP/s':>8} {'of peak':>7}")
@@ -369,15 +369,17 @@ def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", task
     The model has random weights: speed does not depend on them. ``predictions`` and ``masks``
     (``<root>/<group>/<name>.png``) are needed for the ``evaluation`` task only; ``parity``
     (see :func:`benchmark_evaluation`) also checks the evaluator's numbers against the official ones.
-    ``precision="bf16"`` adds the bfloat16 fast path to the inference task and the bfloat16 step to the
-    training task, beside the float32 ones.
+    ``precision`` (:mod:`gconet_lab.engine.precision`'s words, resolved on ``device``) adds its fast
+    path to the inference task and its autocast step to the training task, beside the float32 ones;
+    one the device would only emulate raises :class:`~gconet_lab.engine.precision.PrecisionUnsupportedError`
+    before anything is timed.
     ``peak`` (GFLOP/s by precision) defaults to :func:`~gconet_lab.inference.flops.estimate_peak`.
     """
     tasks = set(tasks)
     if unknown := tasks - set(TASKS):
         raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {TASKS}")
     device = torch.device(device)
-    precisions = tuple(dict.fromkeys(("fp32", precision)))
+    precisions = tuple(dict.fromkeys(("fp32", resolve_precision(precision, device))))
     comparisons, measurements, official_parity = [], [], None
     if "inference" in tasks:
         model = GCoNetPlus(config).to(device).eval()
@@ -396,13 +398,16 @@ def run_benchmark(config: GCoNetConfig, device: torch.device | str = "cpu", task
                            peak or estimate_peak(device))
 
 
+PLOT_SIZE = (9.0, 5.5)
+
+
 def plot_report(report: BenchmarkReport, ax=None):
     """Milliseconds per image of every measurement as horizontal bars (log scale), speed-ups written beside."""
     import matplotlib.pyplot as plt
 
     rows = report.rows()
     if ax is None:
-        ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1))[1]
+        ax = plt.subplots(figsize=PLOT_SIZE)[1]  # one size whatever the rows: stored outputs match on every machine
     labels = [f"{row['task']}\n{row['implementation']}" for row in rows]
     values = [row["ms_per_image"] for row in rows]
     colours = ["tab:green" if "speedup" in row else "tab:grey" for row in rows]

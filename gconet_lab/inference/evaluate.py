@@ -4,7 +4,8 @@ Each test group is predicted as one batch of all its images at the model's input
 resized to its image's original size with bilinear interpolation (align_corners=True) and written as
 an 8-bit PNG by truncation, as the official ``test.py`` does, under ``<out>/<set>/<group>/<name>.png``.
 The folder is then scored with :mod:`gconet_lab.metrics` (the eval-co-sod protocol) and, beside it,
-with pysodmetrics, whose conventions give slightly different numbers.
+with pysodmetrics, whose conventions give slightly different numbers; a set whose photos sit in
+several groups also gets the group-decision measure (:mod:`gconet_lab.metrics.group_decision`).
 
 :func:`evaluate_model` does both for one set: every caller that scores a model (the shipped model's
 card, the exercises) goes through it.
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 from gconet_lab.data import Group, image_size, index_set, make_test_loader
 from gconet_lab.engine.storage import DiskFullError, ensure_writable_folder, is_disk_full
 from gconet_lab.metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
+from gconet_lab.metrics.group_decision import GroupDecision, group_decision
 
 
 class NonFiniteOutputError(RuntimeError):
@@ -44,11 +46,13 @@ def saliency_to_uint8(saliency: torch.Tensor, size: tuple[int, int]) -> np.ndarr
 
 @torch.inference_mode()
 def predict_group(model: torch.nn.Module, images: torch.Tensor, sizes: Iterable[tuple[int, int]], device: torch.device | str = "cpu") -> list[np.ndarray]:
-    """Co-saliency maps of one group (one batch) at each image's original size, as uint8."""
+    """Co-saliency maps of one group (one batch) at each image's original size, as uint8.
+
+    The model computes in its own precision (no autocast here): a float32 model runs float32 on
+    every device; :func:`~gconet_lab.inference.fast_inference.make_fast_model` gives it another.
+    """
     model.eval()
-    device = torch.device(device)
-    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-        saliency = model(images.to(device)).saliency
+    saliency = model(images.to(device)).saliency
     if not torch.isfinite(saliency).all():
         raise NonFiniteOutputError("the model's maps hold NaN or inf values (diverged weights?); nothing written")
     return [saliency_to_uint8(map_, (int(h), int(w))) for map_, (h, w) in zip(saliency, sizes, strict=True)]
@@ -110,6 +114,7 @@ class DatasetScores:
     evaluation: Evaluation  # official protocol: results, per-image and per-group records, curves
     pysod: dict[str, float]  # the same metrics by pysodmetrics' conventions
     tables: tuple[Path, Path]  # per_image.csv, per_group.csv
+    group_decision: GroupDecision | None  # None: no photo of the set is in two or more groups
 
 
 def predicted_pairing(groups: Iterable[Group]) -> Pairing:
@@ -125,7 +130,7 @@ def predicted_pairing(groups: Iterable[Group]) -> Pairing:
 
 def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str | Path, progress: bool = True,
                       pairing: Pairing | None = None) -> DatasetScores:
-    """Official metrics, pysodmetrics metrics and CSV tables for one predicted set.
+    """Official metrics, pysodmetrics metrics, CSV tables and the group-decision measure for one predicted set.
 
     ``pairing`` (e.g. :func:`predicted_pairing`) says exactly which files to score; without it,
     every prediction with a mask in the two folders is scored (:func:`~gconet_lab.metrics.evaluate_folders`).
@@ -135,7 +140,8 @@ def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str
         evaluation = evaluate_folders(pred_root, gt_root, progress=progress, also=[pysod])
     else:
         evaluation = evaluate_files(pred_root, gt_root, pairing, progress=progress, also=[pysod])
-    return DatasetScores(evaluation, pysod.results(), write_tables(evaluation, table_dir))
+    return DatasetScores(evaluation, pysod.results(), write_tables(evaluation, table_dir),
+                         group_decision(pred_root, gt_root, evaluation.pairing, progress=progress))
 
 
 def evaluate_model(model: torch.nn.Module, data_dir: str | Path, set_name: str, out_dir: str | Path,

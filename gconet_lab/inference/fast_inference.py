@@ -20,12 +20,14 @@ masked images) at inference (difference C20 in :mod:`gconet_lab.studies.paper_vs
   on NHWC tensors; with the default NCHW layout they reorder activations on every call.
 * **Inference mode**: no autograd bookkeeping, no intermediate outputs.
 * Optionally :func:`torch.compile` (``make_fast_model(model, compile=True)``).
-* Optionally **bfloat16** (``precision="bf16"``): a bfloat16 copy of the folded weights, fed
-  bfloat16 images; oneDNN runs its convolutions with native bf16 arithmetic on CPUs that have it
-  (AVX-512 BF16, AMX) and tensor cores on GPUs. bfloat16 keeps 8 bits of mantissa, so maps differ
-  from float32 by up to about 1e-2 (more where the CEM's steep step sits on a pixel); the maps come
-  back in float32. float32 stays the default and keeps the parity below. The path computes in its
-  own precision: an autocast around it (``predict_group``'s float16 on CUDA) is switched off inside.
+* Optionally **bfloat16** or **float16** (``precision="bf16"``, ``"fp16"``; the words of
+  :mod:`gconet_lab.engine.precision`): a copy of the folded weights in that dtype, fed images in it;
+  oneDNN runs bf16 convolutions natively on CPUs that have AVX-512 BF16 or AMX, and tensor cores run
+  both on GPUs. A precision the device would only emulate raises
+  :class:`~gconet_lab.engine.precision.PrecisionUnsupportedError`. bfloat16 keeps 8 bits of mantissa,
+  so maps differ from float32 by up to about 1e-2 (more where the CEM's steep step sits on a pixel);
+  the maps come back in float32. float32 stays the default and keeps the parity below. The path
+  computes in its own precision: an autocast around it is switched off inside.
 
 Why the maps are the same: each change is an identity in exact arithmetic; in float32 only the
 rounding differs (a few units in the last place of the CEM's logits). The CEM (Eq. 3) amplifies
@@ -50,9 +52,10 @@ from timm.layers import BatchNormAct2d
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from gconet_lab.engine.precision import resolve_precision
 from gconet_lab.models import GCoNetOutput, GCoNetPlus
 
-FAST_PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+FAST_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 FOLDABLE_NORMS = (nn.BatchNorm2d, BatchNormAct2d)
 """Exactly these types are folded; another BatchNorm2d subclass may do more than normalise."""
 
@@ -100,10 +103,9 @@ class FastGCoNet(nn.Module):
 
     def __init__(self, model: GCoNetPlus, channels_last: bool = True, precision: str = "fp32") -> None:
         super().__init__()
-        if precision not in FAST_PRECISIONS:
-            raise ValueError(f"precision must be one of {tuple(FAST_PRECISIONS)}, got {precision!r}")
         self.config = model.config
-        self.dtype = FAST_PRECISIONS[precision]
+        self.precision = resolve_precision(precision, next(model.parameters()).device)
+        self.dtype = FAST_DTYPES[self.precision]
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         lean = copy.deepcopy(model).eval()
         for name in GCoNetPlus.TRAINING_ONLY_MODULES:
@@ -128,7 +130,10 @@ class FastGCoNet(nn.Module):
 
 
 def make_fast_model(model: GCoNetPlus, channels_last: bool = True, compile: bool = False, precision: str = "fp32") -> nn.Module:
-    """The fast inference path of ``model``; ``compile=True`` also wraps it in :func:`torch.compile`.
+    """The fast inference path of ``model`` in ``precision``; ``compile=True`` also wraps it in :func:`torch.compile`.
+
+    ``precision`` is resolved on the model's device (``auto``: fp16 on CUDA, fp32 elsewhere); one the
+    device would only emulate raises :class:`~gconet_lab.engine.precision.PrecisionUnsupportedError`.
 
     Compiling pays off for many calls of one input size (it compiles again for new sizes; on CPU
     it needs a C++ compiler). The CEM's overflow check splits the compiled graph in two.
