@@ -1,8 +1,8 @@
-"""The raw data the project uses (iCoseg, coco128-seg): where it comes from, fetch it, check it.
+"""The raw data the project uses (iCoseg, coco128-seg, coco-extra): where it comes from, fetch it, check it.
 
     python data_scripts/raw_data.py list               # addresses, mirrors, sizes, licences, archive layouts
     python data_scripts/raw_data.py fetch              # find or download it (as `gconet-lab prepare` does)
-    python data_scripts/raw_data.py fetch --source DIR # check a folder holding icoseg/ and coco128-seg/
+    python data_scripts/raw_data.py fetch --source DIR # check a folder holding icoseg/, coco128-seg/, coco-extra/
     python data_scripts/raw_data.py manifest ../shared/data   # regenerate the SHA-256 manifest
 
 The logic lives in :mod:`gconet_lab.data.sources`; ``manifest`` is run only when the files the
@@ -31,6 +31,11 @@ def _describe() -> str:
                 size = f"about {remote.approx_mb:g} MB" if remote.approx_mb else "size not published"
                 lines.append(f"  {remote.file_name} ({size}): {' or '.join(remote.addresses())}")
         lines += [f"  archive {inside} -> {raw.name}/{project}" for inside, project in raw.layout.items()]
+        if raw.photos is not None:
+            photos = raw.photos.photos()
+            first = next(iter(photos.values()))
+            lines.append(f"  {len(photos)} photos, each from its coco_url (e.g. {first.url}) -> {raw.name}/images/<split>/")
+            lines += [f"  shipped {shipped} -> {raw.name}/{project}" for project, shipped in raw.photos.annotations().items()]
         if raw.class_names is not None:
             lines.append(f"  names: of {raw.class_names.file_name} -> {raw.name}/classes.txt")
         paragraphs.append("\n".join(lines))
@@ -43,9 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="where each source comes from, its size, licence and archive layout")
     fetch = sub.add_parser("fetch", help="find the raw data or download it into the user cache, checked")
-    fetch.add_argument("--source", type=Path, help="folder holding icoseg/ and coco128-seg/ to check")
+    fetch.add_argument("--source", type=Path, help="folder holding icoseg/, coco128-seg/ and coco-extra/ to check")
     manifest = sub.add_parser("manifest", help="regenerate the SHA-256 manifest from a trusted copy")
-    manifest.add_argument("data_root", type=Path, help="folder holding icoseg/ and coco128-seg/")
+    manifest.add_argument("data_root", type=Path, help="folder holding icoseg/, coco128-seg/ and coco-extra/")
     manifest.add_argument("--out", type=Path, default=MANIFEST, help="manifest to write (default: %(default)s)")
     args = parser.parse_args(argv)
     try:

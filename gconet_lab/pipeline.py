@@ -1,8 +1,9 @@
 """High-level steps shared by the command line, the main job and the notebooks.
 
 * :func:`prepare_default_data` builds the default data: COCO groups and copy-paste groups from
-  coco128-seg and a synthetic co-saliency set for training, iCoseg for testing; the raw sets are
-  found locally or downloaded once (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
+  coco128-seg and a synthetic co-saliency set for training, iCoseg and COCO-groups (coco-extra's
+  val2017 photos) for testing; the raw sets are found locally or downloaded once
+  (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
 * :func:`train` trains one configuration on CoSOD-layout sets.
 * :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste-224``).
 * :func:`get_trained_model` loads the shipped model (or one named by ``$GCONET_LAB_MODEL``), so every
@@ -24,7 +25,7 @@ from torch import nn
 
 from gconet_lab.config import GCoNetConfig
 from gconet_lab.data import AugmentConfig, index_set, make_train_loader
-from gconet_lab.data.sources.coco import read_class_names, read_yolo_seg
+from gconet_lab.data.sources.coco import read_class_names, read_coco_json, read_yolo_seg
 from gconet_lab.data.sources.coco_groups import write_groups
 from gconet_lab.data.sources.copy_paste import PasteOptions, write_copy_paste
 from gconet_lab.data.sources.icoseg import convert_icoseg
@@ -40,6 +41,7 @@ from gconet_lab.models.gconet_plus import deepest_channels
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
 TEST_SET = "iCoseg"
+COCO_GROUPS_SET = "COCO-groups"  # real photos in the group of every class they show: only the group tells (test only)
 COPY_PASTE_SET = "CopyPaste"  # one group per class with >= 2 usable cut-outs, 10 images of 256 px
 COPY_PASTE_OPTIONS = PasteOptions(shared_background=0.5)  # half the groups are photo sessions (one background)
 
@@ -63,6 +65,7 @@ def prepare_default_data(data_dir: str | Path = "outputs/data", source: str | Pa
     steps = {
         TEST_SET: lambda: convert_icoseg(raw() / "icoseg", data_dir, TEST_SET),
         "COCO128-SEG": lambda: _prepare_coco128(raw() / "coco128-seg", data_dir),
+        COCO_GROUPS_SET: lambda: _prepare_coco_groups(raw() / "coco-extra", data_dir),
         "Synthetic": lambda: generate_synthetic(data_dir, n_groups=12, images_per_group=10, size=160, seed=0),
         COPY_PASTE_SET: lambda: write_copy_paste(raw() / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0,
                                                  options=COPY_PASTE_OPTIONS),
@@ -88,6 +91,17 @@ def _prepare_coco128(coco: Path, data_dir: Path):
     class_names = dict(enumerate(read_class_names(coco / "classes.txt")))
     images, _ = read_yolo_seg(coco / "images" / "train2017", coco / "labels" / "train2017", len(class_names))
     return write_groups(images, class_names, data_dir, "COCO128-SEG", min_area=0.02, min_group_size=3)
+
+
+def _prepare_coco_groups(coco_extra: Path, data_dir: Path):
+    """COCO-SEG-style groups (Sec. 4.1) of coco-extra's val2017 photos, with coco128's filter (>= 2%, >= 3 images).
+
+    A photo joins the group of every class it shows, masked with that class only: most photos sit in
+    several groups with a different mask in each, so only the group tells which object counts.
+    """
+    images, class_names = read_coco_json(coco_extra / "annotations" / "instances_val2017.json",
+                                         coco_extra / "images" / "val2017")
+    return write_groups(images, class_names, data_dir, COCO_GROUPS_SET, min_area=0.02, min_group_size=3)
 
 
 @dataclass

@@ -124,25 +124,43 @@ def test_coco_json_groups(tmp_path: Path) -> None:
     assert mask[:, :20].mean() == 1.0 and mask[:, 22:].max() == 0.0  # union of the two halves
 
 
-def test_coco_json_rle_without_pycocotools_names_the_file(tmp_path: Path, monkeypatch) -> None:
+def test_compressed_rle_without_pycocotools_names_the_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "pycocotools", None)
     monkeypatch.setitem(sys.modules, "pycocotools.mask", None)
-    json_path = make_coco_json(
-        tmp_path, segmentation_of_last={"size": [40, 40], "counts": [0, 1600]}
-    )
+    json_path = make_coco_json(tmp_path, segmentation_of_last={"size": [40, 40], "counts": "0`h0"})
     with pytest.raises(
         DataError, match=r"instances\.json: annotation 43 is RLE-encoded; `pip install pycocotools`"
     ):
         source.read_coco_json(json_path, tmp_path)
 
 
-def test_coco_json_rle_with_pycocotools(tmp_path: Path) -> None:
-    pytest.importorskip("pycocotools")
+def test_uncompressed_rle_is_decoded_without_pycocotools(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pycocotools", None)
+    monkeypatch.setitem(sys.modules, "pycocotools.mask", None)
     counts = [0, 20 * 40, 20 * 40]  # column-major: the left half is 1
     json_path = make_coco_json(tmp_path, segmentation_of_last={"size": [40, 40], "counts": counts})
     images, _ = source.read_coco_json(json_path, tmp_path)
     mask = source.class_mask(images[4].shapes[3], 40, 40)
     assert mask[:, :20].all() and not mask[:, 20:].any()
+    json_path = make_coco_json(tmp_path, segmentation_of_last={"size": [40, 40], "counts": [0, 20 * 40]})
+    with pytest.raises(DataError, match=r"instances\.json: annotation 43: its RLE runs do not add up to its size"):
+        source.read_coco_json(json_path, tmp_path)
+
+
+def test_a_photo_of_two_classes_joins_both_groups_with_a_mask_each(tmp_path: Path) -> None:
+    json_path = make_coco_json(tmp_path)
+    data = json.loads(json_path.read_text())
+    for annotation in data["annotations"]:
+        if annotation["category_id"] == 3:  # every ant as large as the right half
+            annotation["segmentation"] = [[24, 0, 40, 0, 40, 40, 24, 40]]
+    json_path.write_text(json.dumps(data))
+    images, categories = source.read_coco_json(json_path, tmp_path)
+    report = coco.write_groups(images, categories, tmp_path / "out", "COCO-groups", min_group_size=3)
+    assert report.group_sizes == {"ant": 5, "kite": 4} and report.num_used == 5
+    kite = read_mask(tmp_path / "out" / "gts" / "COCO-groups" / "kite" / "001.png")
+    ant = read_mask(tmp_path / "out" / "gts" / "COCO-groups" / "ant" / "001.png")
+    assert kite[:, :20].all() and not kite[:, 21:].any()  # the same photo, masked with each class alone
+    assert ant[:, 24:].all() and not ant[:, :23].any()  # (fillPoly fills the outline: one pixel wider)
 
 
 def test_missing_inputs_are_named(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@ from a local HTTP server on 127.0.0.1 and `prepare` runs against it from an empt
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import shutil
 import socket
 import threading
 import zipfile
@@ -14,10 +17,19 @@ import pytest
 
 from gconet_lab.cli import main as cli_main
 from gconet_lab.data import DataError, index_set
+from gconet_lab.data.sources import locate
 from gconet_lab.data.sources.download import DownloadError, download
 from gconet_lab.data.sources.locate import raw_data_root
-from gconet_lab.data.sources.manifest import files_of, read_manifest, sha256_of
-from gconet_lab.data.sources.registry import COCO128_SEG, DOWNLOAD_URL_ENV, ICOSEG, RemoteFile
+from gconet_lab.data.sources.manifest import files_of, mismatches, read_manifest, sha256_of
+from gconet_lab.data.sources.registry import (
+    COCO128_SEG,
+    COCO_EXTRA,
+    DOWNLOAD_URL_ENV,
+    ICOSEG,
+    CocoPhotos,
+    RawSource,
+    RemoteFile,
+)
 from gconet_lab.data.sources.unpack import class_names_from_yolo_yaml, project_path
 from gconet_lab.pipeline import COPY_PASTE_OPTIONS
 
@@ -52,7 +64,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def published(shared_data: Path, tmp_path_factory) -> dict[str, bytes]:
-    """file name -> bytes of the three published files, rebuilt from the shared copy."""
+    """file name -> bytes of the published files (two archives, a YAML, coco-extra's photos), from the shared copy."""
     folder = tmp_path_factory.mktemp("published")
     icoseg = _archive_members(shared_data, "icoseg", ICOSEG.layout)
     icoseg[f"dataset_public/images/{EXTRA_GROUP}/1.jpg"] = b"not used"
@@ -60,10 +72,13 @@ def published(shared_data: Path, tmp_path_factory) -> dict[str, bytes]:
     coco["coco128-seg/README.txt"] = b"not used"
     names = (shared_data / "coco128-seg" / "classes.txt").read_text().splitlines()
     yaml = "path: coco128-seg\nnames:\n" + "".join(f"  {i}: {n}\n" for i, n in enumerate(names)) + "\ndownload: x\n"
+    photos = {Path(relative).name: (shared_data / "coco-extra" / relative).read_bytes()
+              for relative in COCO_EXTRA.photos.photos()}
     return {
         ICOSEG.archive.file_name: _zip(folder / "icoseg.zip", icoseg).read_bytes(),
         COCO128_SEG.archive.file_name: _zip(folder / "coco.zip", coco).read_bytes(),
         COCO128_SEG.class_names.file_name: yaml.encode(),
+        **photos,
     }
 
 
@@ -141,14 +156,14 @@ def test_prepare_downloads_unpacks_checks_and_uses_the_data(served, empty_cache,
     cli_main(["prepare", "--out", str(out)])
     assert sorted(_requested(served)) == sorted(served.files)  # each published file fetched once
     manifest = read_manifest()
-    for source in ("icoseg", "coco128-seg"):
+    for source in ("icoseg", "coco128-seg", "coco-extra"):
         on_disk = {p.relative_to(empty_cache / source).as_posix()
                    for p in (empty_cache / source).rglob("*") if p.is_file()}
         assert on_disk == set(files_of(source, manifest))  # the extra group and README.txt left out
-    assert index_set(out, "iCoseg").groups and index_set(out, "COCO128-SEG").groups
+    assert index_set(out, "iCoseg").groups and index_set(out, "COCO128-SEG").groups and index_set(out, "COCO-groups").groups
     groups = {p.name for p in (empty_cache / "icoseg" / "images").iterdir()}
     assert len(groups) == 28 and EXTRA_GROUP not in groups
-    assert raw_data_root() == empty_cache and len(served.requests) == 3  # found in the cache next time
+    assert raw_data_root() == empty_cache and len(served.requests) == len(served.files)  # found in the cache next time
     # a set made with other options (an earlier version's) is made again; the others are kept
     marker, kept = out / ".prepared-CopyPaste", out / ".prepared-iCoseg"
     assert marker.read_text().strip() == repr(COPY_PASTE_OPTIONS)
@@ -266,9 +281,11 @@ def test_offline_the_error_names_the_address_and_the_manual_way(empty_cache, tmp
 
 def test_an_archive_put_in_the_cache_by_hand_is_used_offline(served, empty_cache, monkeypatch) -> None:
     downloads = empty_cache / "downloads"
-    downloads.mkdir(parents=True)
-    for name, data in served.files.items():
-        (downloads / name).write_bytes(data)
+    photos = {Path(relative).name: Path(relative).parent.name for relative in COCO_EXTRA.photos.photos()}
+    for name, data in served.files.items():  # archives in downloads/, photos in downloads/coco-extra/<split>/
+        path = downloads / COCO_EXTRA.name / photos[name] / name if name in photos else downloads / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     monkeypatch.setenv(DOWNLOAD_URL_ENV, "http://127.0.0.1:9")  # would be refused
     assert raw_data_root(progress=False) == empty_cache and not served.requests
 
@@ -276,7 +293,7 @@ def test_an_archive_put_in_the_cache_by_hand_is_used_offline(served, empty_cache
 def test_explicit_folders_come_first_and_must_hold_the_data(served, shared_data, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GCONET_DATA", str(shared_data))
     assert raw_data_root(progress=False) == shared_data
-    with pytest.raises(DataError, match=r"given as --source but holds no icoseg/, coco128-seg/ folder"):
+    with pytest.raises(DataError, match=r"given as --source but holds no icoseg/, coco128-seg/, coco-extra/ folder"):
         raw_data_root(tmp_path, progress=False)
     monkeypatch.setenv("GCONET_DATA", str(tmp_path))
     with pytest.raises(DataError, match=r"given as \$GCONET_DATA"):
@@ -301,10 +318,56 @@ def test_the_raw_data_script_lists_the_registry_and_stops_on_a_bad_folder(data_s
     script = data_script("raw_data")
     script.main(["list"])
     listing = capsys.readouterr().out
-    for raw in (ICOSEG, COCO128_SEG):
-        assert raw.archive.url in listing and raw.licence in listing
-    assert COCO128_SEG.archive.mirrors[0] in listing
+    for raw in (ICOSEG, COCO128_SEG, COCO_EXTRA):
+        assert raw.licence in listing
+    assert ICOSEG.archive.url in listing and COCO128_SEG.archive.mirrors[0] in listing
+    assert "421 photos, each from its coco_url" in listing
     with pytest.raises(SystemExit) as stopped:
         script.main(["fetch", "--source", str(tmp_path)])
     error = capsys.readouterr().err
     assert stopped.value.code == 2 and error.count("\n") == 1 and "holds no icoseg/" in error
+
+
+def test_coco_extra_is_listed_photo_by_photo_and_matches_the_shared_copy(shared_data) -> None:
+    expected = files_of("coco-extra", read_manifest())
+    photos, annotations = COCO_EXTRA.photos.photos(), COCO_EXTRA.photos.annotations()
+    assert len(photos) == 421 and set(expected) == set(photos) | set(annotations)
+    for relative, remote in photos.items():  # images/<split>/<name> comes from http://images.cocodataset.org/<split>/<name>
+        assert remote.url == f"http://images.cocodataset.org/{relative.removeprefix('images/')}"
+    for relative, shipped in annotations.items():  # the shipped annotation files are the shared ones
+        assert sha256_of(shipped) == expected[relative] == sha256_of(shared_data / "coco-extra" / relative)
+    assert mismatches(shared_data / "coco-extra", expected) == []
+
+
+def _tiny_photo_source(tmp_path: Path) -> tuple[RawSource, dict[str, bytes], dict[str, str]]:
+    """A made-up source of two photos listed by a shipped val2017 JSON: (source, served files, manifest)."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    images = [{"id": i, "file_name": f"{i:03d}.jpg", "coco_url": f"http://unused.invalid/val2017/{i:03d}.jpg",
+               "height": 4, "width": 4} for i in (1, 2)]
+    annotations = shipped / "instances_val2017.json"
+    annotations.write_text(json.dumps({"images": images, "annotations": [], "categories": []}))
+    served = {image["file_name"]: bytes([image["id"]]) * 100 for image in images}
+    source = RawSource("tiny", "two photos", "CC0", "-", photos=CocoPhotos(shipped, ("val2017",)))
+    manifest = {f"tiny/images/val2017/{name}": hashlib.sha256(data).hexdigest() for name, data in served.items()}
+    manifest["tiny/annotations/instances_val2017.json"] = sha256_of(annotations)
+    return source, served, manifest
+
+
+def test_coco_photos_are_downloaded_one_by_one_kept_and_checked(served, empty_cache, tmp_path, monkeypatch) -> None:
+    source, files, manifest = _tiny_photo_source(tmp_path)
+    served.files = files
+    monkeypatch.setattr(locate, "RAW_SOURCES", {"tiny": source})
+    monkeypatch.setattr(locate, "read_manifest", lambda: manifest)
+    assert raw_data_root(progress=False) == empty_cache
+    assert sorted(_requested(served)) == ["001.jpg", "002.jpg"]
+    assert mismatches(empty_cache / "tiny", files_of("tiny", manifest)) == []
+    assert (empty_cache / "downloads" / "tiny" / "val2017" / "001.jpg").read_bytes() == files["001.jpg"]
+    shutil.rmtree(empty_cache / "tiny")  # installed again from the kept downloads, offline
+    assert raw_data_root(progress=False) == empty_cache and len(served.requests) == 2
+    shutil.rmtree(empty_cache / "tiny")
+    (empty_cache / "downloads" / "tiny" / "val2017" / "002.jpg").unlink()
+    served.files["002.jpg"] = b"changed upstream"
+    with pytest.raises(DataError, match=r"downloads/tiny: 1 of 3 files .*images/val2017/002\.jpg \(content differs\)"):
+        raw_data_root(progress=False)
+    assert not (empty_cache / "tiny").exists()

@@ -5,9 +5,10 @@ shape per instance (a YOLO-seg label line) or per polygon of a COCO annotation:
 
 * ``yolo``: YOLO-seg labels (e.g. coco128-seg): ``labels/<id>.txt`` with one instance per line,
   ``class x1 y1 x2 y2 ...`` normalised to [0, 1], and a ``classes.txt`` (line i = class i);
-* ``coco-json``: COCO instance JSON (``images``, ``annotations``, ``categories``). RLE
-  segmentations (e.g. crowds) need ``pycocotools`` and fail with a clear error without it.
-  Degenerate COCO polygons (fewer than 3 points) are skipped.
+* ``coco-json``: COCO instance JSON (``images``, ``annotations``, ``categories``). Uncompressed
+  RLE (``counts`` a list of run lengths: the crowds of COCO's instance files) is decoded here;
+  compressed RLE (``counts`` a string) needs ``pycocotools`` and fails with a clear error without
+  it. Degenerate COCO polygons (fewer than 3 points) are skipped.
 
 Users: :mod:`gconet_lab.data.sources.coco_groups` (COCO-SEG-style groups, Sec. 4.1) and
 :mod:`gconet_lab.data.sources.copy_paste` (copy-paste groups).
@@ -107,6 +108,12 @@ def read_yolo_seg(
 def _coco_shapes(annotation: dict[str, Any], json_path: Path) -> list[Shape]:
     """The shapes of one COCO annotation: polygons as (k, 2) arrays, or its RLE dict."""
     segmentation = annotation.get("segmentation")
+    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+        height, width = segmentation.get("size", (0, 0))
+        if sum(segmentation["counts"]) != height * width:
+            raise DataError(json_path, f"annotation {annotation.get('id')}: its RLE runs do not add up to "
+                                       f"its size {height} x {width}")
+        return [segmentation]
     if isinstance(segmentation, dict):
         try:
             import pycocotools.mask  # noqa: F401  (checked here so the error names the file)
@@ -155,7 +162,14 @@ def read_coco_json(
 
 
 def _decode_rle(rle: dict, height: int, width: int) -> np.ndarray:
-    """Decode a COCO RLE (compressed or not) with pycocotools into a (H, W) uint8 mask."""
+    """Decode a COCO RLE into a (H, W) uint8 mask: uncompressed here, compressed with pycocotools.
+
+    Uncompressed ``counts`` are run lengths over the pixels in column-major order, alternating
+    0 and 1 and starting with 0.
+    """
+    if isinstance(rle["counts"], list):
+        runs = np.repeat(np.arange(len(rle["counts"])) % 2, rle["counts"]).astype(np.uint8)
+        return runs.reshape((height, width), order="F")
     from pycocotools import mask as mask_utils
 
     decoded = mask_utils.decode(mask_utils.frPyObjects(rle, height, width))

@@ -1,7 +1,7 @@
-"""Find the raw data (iCoseg, coco128-seg), or download it into the user cache, checked by content.
+"""Find the raw data (iCoseg, coco128-seg, coco-extra), or download it into the user cache, checked by content.
 
-:func:`raw_data_root` returns a folder holding ``icoseg/`` and ``coco128-seg/`` in the layout of
-``../shared/data/README.md``, looking in this order:
+:func:`raw_data_root` returns a folder holding ``icoseg/``, ``coco128-seg/`` and ``coco-extra/`` in the
+layout of ``../shared/data/README.md``, looking in this order:
 
 1. the folder passed as ``source`` (``gconet-lab prepare --source``);
 2. ``$GCONET_DATA``;
@@ -10,10 +10,11 @@
    missing there is downloaded from its public address (:mod:`.registry`) into
    ``<cache>/downloads/``, unpacked and checked, then moved into place.
 
-A folder given explicitly (1, 2) must hold both sets. Whichever folder is used, every file the
+A folder given explicitly (1, 2) must hold every set. Whichever folder is used, every file the
 project uses must match the committed manifest (:mod:`.manifest`), or a :class:`DataError` names
 the files that do not. To work offline, put the archives into ``<cache>/downloads/`` (they are
-unpacked instead of downloaded) or the unpacked folders into the cache or ``$GCONET_DATA``.
+unpacked instead of downloaded) and coco-extra's photos into ``<cache>/downloads/coco-extra/<split>/``,
+or the unpacked folders into the cache or ``$GCONET_DATA``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import os
 import shutil
 from pathlib import Path
 
+from tqdm import tqdm
+
 from gconet_lab.data.errors import DataError
 from gconet_lab.data.sources.download import download
 from gconet_lab.data.sources.manifest import describe_mismatches, files_of, mismatches, read_manifest
-from gconet_lab.data.sources.registry import RAW_SOURCES, RawSource
+from gconet_lab.data.sources.registry import RAW_SOURCES, CocoPhotos, RawSource
 from gconet_lab.data.sources.unpack import class_names_from_yolo_yaml, unpack_zip
 
 DATA_ENV = "GCONET_DATA"
@@ -51,7 +54,7 @@ def shared_data_folder() -> Path | None:
 
 
 def raw_data_root(source: str | Path | None = None, progress: bool = True) -> Path:
-    """The checked folder holding ``icoseg/`` and ``coco128-seg/`` (see the module docstring for the order)."""
+    """The checked folder holding every raw source's folder (see the module docstring for the order)."""
     manifest = read_manifest()
     explicit = (("--source", source), (f"${DATA_ENV}", os.environ.get(DATA_ENV)))
     for origin, folder in explicit:
@@ -89,20 +92,39 @@ def _check(folder: Path, expected: dict[str, str], remedy: str) -> None:
 def _install(raw: RawSource, cache: Path, expected: dict[str, str], progress: bool) -> None:
     """Download, unpack and check ``raw`` into ``cache/<name>`` (moved into place only when it matches)."""
     downloads = cache / "downloads"
-    archive = download(raw.archive.resolved(), downloads, progress=progress)
     staging = cache / f".{raw.name}.unpacking"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        unpack_zip(archive, raw.layout, set(expected), staging)
+        if raw.archive is not None:
+            origin = download(raw.archive.resolved(), downloads, progress=progress)
+            unpack_zip(origin, raw.layout, set(expected), staging)
+        if raw.photos is not None:
+            origin = _place_photos(raw.photos, downloads / raw.name, staging, progress)
         if raw.class_names is not None:
             names = class_names_from_yolo_yaml(download(raw.class_names.resolved(), downloads, progress=progress))
             (staging / "classes.txt").write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
         problems = mismatches(staging, expected)
         if problems:
-            raise DataError(archive, f"{describe_mismatches(problems, len(expected))}; "
-                                     "delete the archive to download it again")
+            raise DataError(origin, f"{describe_mismatches(problems, len(expected))}; "
+                                    "delete it to download it again")
         staging.rename(cache / raw.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if progress:
         print(f"{raw.name}: {len(expected)} files checked, in {cache / raw.name}")
+
+
+def _place_photos(photos: CocoPhotos, downloads: Path, staging: Path, progress: bool) -> Path:
+    """Copy the shipped annotations and each photo (downloaded into ``downloads/<split>/`` once) into ``staging``.
+
+    The photos stay in ``downloads``, so an interrupted run fetches only the ones still missing.
+    Returns ``downloads``.
+    """
+    for relative, shipped in photos.annotations().items():
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shipped, staging / relative)
+    for relative, remote in tqdm(photos.photos().items(), desc="photos", unit="photo", disable=not progress):
+        path = download(remote.resolved(), downloads / Path(relative).parent.name, progress=False)
+        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, staging / relative)
+    return downloads

@@ -2,7 +2,7 @@
 
 ``raw_data.sha256`` (committed beside this module, in the format of ``sha256sum``, so
 ``sha256sum -c`` also reads it from a data root) lists ``<hex digest>  <source>/<relative path>``
-for every file of iCoseg's 28 groups and of coco128-seg; ``data_scripts/raw_data.py manifest``
+for every file of iCoseg's 28 groups, coco128-seg and coco-extra; ``data_scripts/raw_data.py manifest``
 regenerates it from a trusted copy. A freshly extracted download, ``../shared/data``, a cached
 copy or a folder given by the user is accepted only when every listed file is there with the
 listed content; files not listed (other iCoseg groups) are ignored.

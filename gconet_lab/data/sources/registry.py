@@ -1,10 +1,12 @@
 """The public sources of the raw data the project uses, beside the benchmark registry.
 
-:mod:`gconet_lab.data.sources.benchmarks` lists the CoSOD benchmarks, which must be fetched by hand; the two
+:mod:`gconet_lab.data.sources.benchmarks` lists the CoSOD benchmarks, which must be fetched by hand; the three
 small sets here have plain public addresses and are downloaded on demand by
 :func:`gconet_lab.data.sources.locate.raw_data_root`. Each :class:`RawSource` says where its
-archive is, how large it is, under which licence, and how the archive's folders map onto the
-layout the project reads (``<data root>/<name>/...``, see :data:`RAW_SOURCES`).
+files are, how large they are, under which licence, and how they map onto the layout the project
+reads (``<data root>/<name>/...``, see :data:`RAW_SOURCES`): an archive whose folders are mapped
+(iCoseg, coco128-seg), or single photos listed by COCO annotation files that ship with the
+project (coco-extra, :class:`CocoPhotos`).
 
 The environment variable ``GCONET_DOWNLOAD_URL`` replaces every address by
 ``$GCONET_DOWNLOAD_URL/<file name>`` (mirrors are then not used): a local copy of the archives
@@ -13,10 +15,15 @@ served over HTTP, as the tests do, or an institute's mirror.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from gconet_lab.data.errors import DataError
 
 DOWNLOAD_URL_ENV = "GCONET_DOWNLOAD_URL"
+SHIPPED_ANNOTATIONS = Path(__file__).with_name("coco_extra")  # official COCO annotation files, unchanged
 
 
 @dataclass(frozen=True)
@@ -39,22 +46,54 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
-class RawSource:
-    """A raw data set: what it is, its archive, and how the archive's folders map onto the project's.
+class CocoPhotos:
+    """COCO photos downloaded one by one, as listed by COCO instance JSONs that ship with the project.
 
-    ``layout`` maps a folder inside the archive to the folder the project reads under
-    ``<data root>/<name>``; archive members outside these folders are not extracted. An archive may
-    wrap everything in one extra top folder (a re-zipped copy often does): it is skipped.
+    For each split (``val2017``), ``folder/instances_<split>.json`` is copied to
+    ``annotations/instances_<split>.json`` and every image it lists is downloaded from its
+    ``coco_url`` to ``images/<split>/<file_name>`` (paths under ``<data root>/<source name>``).
+    """
+
+    folder: Path
+    splits: tuple[str, ...]
+
+    def annotations(self) -> dict[str, Path]:
+        """Project path -> shipped annotation file, for every split."""
+        return {f"annotations/instances_{split}.json": self.folder / f"instances_{split}.json" for split in self.splits}
+
+    def photos(self) -> dict[str, RemoteFile]:
+        """Project path -> the photo's address, for every image of every split's annotation file."""
+        photos = {}
+        for split in self.splits:
+            path = self.folder / f"instances_{split}.json"
+            try:
+                images = json.loads(path.read_text(encoding="utf-8"))["images"]
+                photos |= {f"images/{split}/{image['file_name']}": RemoteFile(image["file_name"], image["coco_url"])
+                           for image in images}
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                raise DataError(path, f"not a COCO instance file with a coco_url per image ({error!r})") from error
+        return photos
+
+
+@dataclass(frozen=True)
+class RawSource:
+    """A raw data set: what it is, its files, and how they map onto the project's folders.
+
+    ``archive`` is a zip whose ``layout`` maps a folder inside it to the folder the project reads
+    under ``<data root>/<name>``; archive members outside these folders are not extracted. An archive
+    may wrap everything in one extra top folder (a re-zipped copy often does): it is skipped.
     ``class_names`` is a YOLO dataset YAML whose ``names:`` list becomes ``classes.txt``.
+    ``photos`` are single files listed by shipped COCO annotations, instead of an archive.
     """
 
     name: str
     description: str
     licence: str
     homepage: str
-    archive: RemoteFile
+    archive: RemoteFile | None = None
     layout: dict[str, str] = field(default_factory=dict)
     class_names: RemoteFile | None = None
+    photos: CocoPhotos | None = None
 
 
 ICOSEG = RawSource(
@@ -100,4 +139,14 @@ COCO128_SEG = RawSource(
     ),
 )
 
-RAW_SOURCES: dict[str, RawSource] = {source.name: source for source in (ICOSEG, COCO128_SEG)}
+COCO_EXTRA = RawSource(
+    name="coco-extra",
+    description="421 original COCO 2017 photos (215 train2017, 206 val2017), none of them in coco128, with "
+    "their official instance annotations; the val2017 photos make the COCO-groups test set",
+    licence="COCO annotations CC BY 4.0 (COCO Consortium; shipped in gconet_lab/data/sources/coco_extra/); "
+    "each image under the Flickr licence named by its license field",
+    homepage="https://cocodataset.org",
+    photos=CocoPhotos(SHIPPED_ANNOTATIONS, ("train2017", "val2017")),
+)
+
+RAW_SOURCES: dict[str, RawSource] = {source.name: source for source in (ICOSEG, COCO128_SEG, COCO_EXTRA)}
