@@ -189,6 +189,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     scores = score_predictions(out / "predictions" / args.set, Path(args.data) / "gts" / args.set, out,
                                pairing=predicted_pairing(indexed.groups))
     print(format_comparison({"official": scores.evaluation.results, "pysod": scores.pysod}))
+    if scores.group_decision is not None:  # photos in several groups: does the group decide their maps?
+        print(scores.group_decision.format())
     print(f"tables: {', '.join(map(str, scores.tables))}")
 
 

@@ -7,6 +7,7 @@
   curves averaged over images.
 * ``folders``: the official loader and folder pairing, plus CSV tables.
 * ``parity``: our numbers against the official evaluator's own on a parity set.
+* ``group_decision``: for photos in several groups, is each map closer to its own group's mask?
 * ``pysod``: the same numbers from PySODMetrics, to compare conventions.
 
 Typical use::
@@ -27,6 +28,7 @@ from gconet_lab.metrics.folders import (
     match_pairs,
     write_tables,
 )
+from gconet_lab.metrics.group_decision import GroupDecision, group_decision
 from gconet_lab.metrics.official import (
     THRESHOLDS,
     ImageMetrics,
@@ -45,6 +47,7 @@ __all__ = [
     "OFFICIAL_KEYS",
     "THRESHOLDS",
     "Evaluation",
+    "GroupDecision",
     "ImageMetrics",
     "OfficialEvaluator",
     "OfficialParity",
@@ -58,6 +61,7 @@ __all__ = [
     "evaluate_image",
     "f_measure_curve",
     "format_comparison",
+    "group_decision",
     "load_pair",
     "mae",
     "match_pairs",
