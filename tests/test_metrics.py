@@ -244,6 +244,166 @@ def test_s_measure_is_clamped_at_zero():
 
 
 # ----------------------------------------------------------------------------------------------
+# Tiny images: every number in [0, 1] (issue 30). 1xN and Nx1 are the shapes of the cases where
+# the official n - 1 divisor lets E pass 1 and pysodmetrics' S is NaN (an empty quadrant).
+
+TINY_SHAPES = [(1, 1), (1, 2), (2, 1), (1, 5), (5, 1), (2, 2), (1, 3), (3, 1)]
+
+
+def tiny_masks(shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Empty, full, one foreground pixel, half foreground, uniform soft and random soft masks."""
+    n = shape[0] * shape[1]
+    one, half = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    one[n // 2], half[: max(1, n // 2)] = 1, 1
+    return {
+        "empty": np.zeros(shape, np.float32),
+        "full": np.ones(shape, np.float32),
+        "one pixel": one.reshape(shape),
+        "half": half.reshape(shape),
+        "soft": np.full(shape, 100 / 255, np.float32),
+        "random soft": eight_bit(np.random.default_rng(n).integers(0, 256, shape)),
+    }
+
+
+def tiny_predictions(gt: np.ndarray) -> dict[str, np.ndarray]:
+    """The mask itself (a perfect map), its inverse, all 0, all 1, a ramp and random noise."""
+    shape = gt.shape
+    return {
+        "perfect": gt,
+        "inverted": 1 - gt,
+        "zeros": np.zeros(shape, np.float32),
+        "ones": np.ones(shape, np.float32),
+        "ramp": np.linspace(0, 1, gt.size, dtype=np.float32).reshape(shape),
+        "random": eight_bit(np.random.default_rng(7).integers(0, 256, shape)),
+    }
+
+
+def _in_unit_range(values) -> bool:
+    values = np.asarray(values, dtype=np.float64)
+    return bool(np.all(np.isfinite(values)) and np.all((values >= 0) & (values <= 1)))
+
+
+@pytest.mark.parametrize("shape", TINY_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mask_kind", list(tiny_masks((1, 1))))
+def test_every_per_image_metric_is_in_the_unit_range_for_tiny_images(shape, mask_kind):
+    gt = tiny_masks(shape)[mask_kind]
+    for pred_kind, pred in tiny_predictions(gt).items():
+        metrics = evaluate_image(pred, gt)
+        numbers = {
+            "S": metrics.s, "MAE": metrics.mae, "precision": metrics.precision, "recall": metrics.recall,
+            "F curve": metrics.f_curve, "E curve": metrics.e_curve, "maxF": metrics.max_f, "maxE": metrics.max_e,
+            "meanF": metrics.f_curve.mean(), "meanE": metrics.e_curve.mean(),
+        }
+        for name, values in numbers.items():
+            assert _in_unit_range(values), (shape, mask_kind, pred_kind, name, np.max(values))
+        pysod = PySODEvaluator()
+        pysod.add(pred, gt)
+        for name, value in pysod.results().items():
+            assert _in_unit_range(value), (shape, mask_kind, pred_kind, "pysodmetrics " + name, value)
+
+
+def official_e_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """The official E-measure curve re-derived in float64: ``sum(phi) / (numel - 1 + 1e-20)``.
+
+    eval-co-sod's ``_eval_e``: ``fm = B - mean(B)``, ``gt = G - mean(G)``,
+    ``align = 2 gt fm / (gt^2 + fm^2 + eps)``, ``phi = (align + 1)^2 / 4``.
+    """
+    p = np.asarray(pred, np.float64)
+    p = (p - p.min()) / (p.max() - p.min() + 1e-20)
+    g = np.asarray(gt, np.float64) - np.mean(gt, dtype=np.float64)
+    curve = []
+    for t in THRESHOLDS.astype(np.float64):
+        b = (p >= t).astype(np.float64)
+        fm = b - b.mean()
+        align = 2 * g * fm / (g * g + fm * fm + 1e-20)
+        curve.append(((align + 1) ** 2 / 4).sum() / (gt.size - 1 + 1e-20))
+    return np.array(curve)
+
+
+@pytest.mark.parametrize("pred, gt", [
+    ([[1, 0], [0, 0]], [[1, 0], [0, 0]]),  # perfect: every phi is 1, official E = 4 / 3
+    ([[1, 0.5], [0, 0]], [[1, 0], [0, 0]]),
+    ([[0, 1], [1, 0.2]], [[1, 0], [0, 0]]),  # wrong pixel
+    ([[1, 0, 0]], [[1, 0, 0]]),  # perfect: official E = 3 / 2
+    ([[1, 0.5, 0]], [[1, 1, 0]]),
+    ([[0.2, 1, 0]], [[1, 0, 0]]),
+    ([[0.3], [1], [0]], [[0], [1], [1]]),
+], ids=["2x2 perfect", "2x2 soft", "2x2 wrong", "1x3 perfect", "1x3 ramp", "1x3 wrong", "3x1 wrong"])
+def test_e_measure_is_the_official_value_for_two_pixels_and_more_capped_at_one(pred, gt):
+    pred, gt = np.array(pred, np.float32), np.array(gt, np.float32)
+    official = official_e_curve(pred, gt)
+    ours = e_measure_curve(pred, gt)
+    np.testing.assert_allclose(ours, np.minimum(official, 1), atol=1e-6, rtol=0)  # float32, as officially
+    inside = official <= 1
+    np.testing.assert_allclose(ours[inside], official[inside], atol=1e-6, rtol=0)  # the official value itself
+
+
+def test_e_measure_of_a_perfect_map_is_one_not_n_over_n_minus_one():
+    gt = np.zeros((1, 4), np.float32)
+    gt[0, :2] = 1
+    assert official_e_curve(gt, gt).max() == pytest.approx(4 / 3)
+    assert e_measure_curve(gt, gt).max() == 1.0
+
+
+@pytest.mark.parametrize("value", [0.0, 0.4, 1.0])
+@pytest.mark.parametrize("mask", [0.0, 100 / 255, 1.0])
+def test_e_measure_of_a_one_pixel_image_is_a_quarter(value, mask):
+    # One pixel: g = G - mean(G) = 0 and fm = B - mean(B) = 0, so phi = 1/4. The official
+    # code divides that by 0 + 1e-20; Eq. 14 divides by W x H = 1.
+    pred, gt = np.full((1, 1), value, np.float32), np.full((1, 1), mask, np.float32)
+    assert official_e_curve(pred, gt).min() == pytest.approx(0.25e20)
+    assert np.all(e_measure_curve(pred, gt) == 0.25)
+
+
+def _write_tiny_images_set(root: Path) -> None:
+    """A CoSOD-layout set of 1x1, 1x5 and 5x1 images with empty, full, one-pixel and soft masks."""
+    masks = {
+        "dot": [np.full((1, 1), 255), np.zeros((1, 1)), np.full((1, 1), 100)],
+        "row": [np.array([[255, 255, 0, 0, 0]]), np.array([[0, 0, 255, 0, 0]]), np.full((1, 5), 255)],
+        "column": [np.array([[255], [255], [0], [0], [0]]), np.zeros((5, 1)), np.array([[0], [80], [255], [160], [0]])],
+    }
+    rng = np.random.default_rng(0)
+    for group, group_masks in masks.items():
+        for i, mask in enumerate(group_masks):
+            image = rng.integers(0, 256, (*mask.shape, 3)).astype(np.uint8)
+            for side, array, suffix in (("images", image, ".jpg"), ("gts", mask.astype(np.uint8), ".png")):
+                path = root / side / "Tiny" / group / f"{group}_{i}{suffix}"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(array).save(path)
+
+
+def test_evaluate_command_prints_and_writes_only_unit_range_metrics_for_tiny_images(tmp_path, capsys):
+    from gconet_lab.cli import main
+    from gconet_lab.config import make_config
+    from gconet_lab.engine.checkpoint import save_training_checkpoint
+    from gconet_lab.engine.train import make_optimizer
+    from gconet_lab.models import GCoNetPlus
+
+    _write_tiny_images_set(tmp_path / "data")
+    config = make_config("tiny")
+    model = GCoNetPlus(config)
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    save_training_checkpoint(checkpoint, model=model, optimizer=make_optimizer(model, config), scaler=None,
+                             config=config, epoch=1, step=0, batch_in_epoch=0)
+    out = tmp_path / "eval"
+    main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(tmp_path / "data"), "--set", "Tiny",
+          "--out", str(out)])
+    printed = capsys.readouterr().out.splitlines()
+    table = {line.split()[0]: line.split()[1:] for line in printed[1:7]}  # metric official pysod pysod-off
+    assert set(table) == {"S", "maxF", "meanF", "maxE", "meanE", "MAE"}, printed
+    for metric, columns in table.items():
+        assert len(columns) == 3, (metric, columns)  # a huge pysod number runs into the official one
+        assert _in_unit_range([float(columns[0]), float(columns[1])]), (metric, columns)
+    for name in ("per_image.csv", "per_group.csv"):
+        rows = list(csv.DictReader((out / name).open()))
+        assert len(rows) == (9 if name == "per_image.csv" else 3)
+        for row in rows:
+            values = [float(row[key]) for key in ("S", "maxF", "maxE", "MAE", "meanF", "meanE") if key in row]
+            assert _in_unit_range(values), (name, row)
+
+
+
+# ----------------------------------------------------------------------------------------------
 # Fast code against the brute-force reference
 
 

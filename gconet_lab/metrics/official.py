@@ -18,11 +18,20 @@ Conventions of the official code that papers usually leave out, all kept here:
 * Divisions carry an ``eps = 1e-20``. An empty or all-foreground ground truth gets no special
   case.
 
-One deliberate exception, so that one odd image cannot wreck a set's numbers: where the official
-code gives NaN or divides by ``eps`` alone (a region of fewer than two pixels in the S-measure, an
-empty SSIM block, the E-measure of a one-pixel image, whose ``numel - 1`` is 0), the numbers here
-stay finite: see ``_object_score``, ``_ssim`` and ``_e_measure``. Every other case, and every
-number of an ordinary image, is the official one.
+One deliberate exception, so that one odd image cannot wreck a set's numbers: every per-image
+number here (S, P, R, F, E at every threshold, MAE) lies in [0, 1], its mathematical range, whatever
+the image size. The official code leaves it in three cases, and here:
+
+* S-measure, a region of fewer than two pixels or an empty SSIM block (NaN officially): an empty
+  region or block scores 0 (its weight is 0), one pixel has std 0 (``_object_score``, ``_ssim``).
+* E-measure of a one-pixel image: ``g`` and ``fm`` are both 0, so ``phi = 1/4``, and the official
+  ``numel - 1 + eps`` divisor gives 0.25 / 1e-20 = 2.5e19. Here it is 0.25, Eq. 14's ``W x H = 1``.
+* E-measure of a near-perfect map with ``n >= 2`` pixels: the sum of ``n`` values of ``phi`` over
+  ``n - 1`` reaches up to ``n / (n - 1)`` (4/3 for a perfect 2x2 map, 1 + 2e-5 at 224 x 224). Here
+  the curve is capped at 1, the score of a perfect map (``_bounded_e``).
+
+Every other number is the official one, to float32 precision: E for ``n >= 2`` wherever it is at
+most 1, which is every threshold of every image of the parity set (its largest max E is 0.9975).
 
 Inputs, normalisation, thresholds and the per-pixel E-measure terms are float32, as in the
 official code, so every comparison (``p >= t``, ``gt >= 0.5``, ``mean(gt) == 0``) comes out the
@@ -256,7 +265,19 @@ def _e_measure(passed: np.ndarray, gt: np.ndarray) -> np.ndarray:
     else:
         g_of_level = np.arange(_GT_LEVELS, dtype=np.float32) / np.float32(255) - gt_mean
         sums = _e_sums_by_grey_level(passed, levels, g_of_level, fm_in, fm_out)
-    return sums / max(n - 1, 1)  # the official n - 1 + eps, the same in float64 for n >= 2, but not 1e20 x for n = 1
+    return _bounded_e(sums, n)
+
+
+def _bounded_e(sums: np.ndarray, n: int) -> np.ndarray:
+    """``E = sum(phi) / (n - 1)``, the official divisor, capped at 1; ``sum(phi) / 1`` for ``n = 1``.
+
+    Eq. 14 divides the sum of ``phi`` (each in [0, 1]) by ``W x H``; the official code divides by
+    ``n - 1 + eps``, which is the same number in float64 for ``n >= 2`` and is kept. It lets a
+    near-perfect map pass 1, up to ``n / (n - 1)`` (4/3 on a 2x2 image), so the curve is capped at
+    1, the value of a perfect map. For one pixel, ``g`` and ``fm`` are both 0, ``phi = 1/4`` and the
+    official ``0.25 / 1e-20`` is meaningless: Eq. 14's ``W x H = 1`` gives 0.25.
+    """
+    return np.minimum(sums / max(n - 1, 1), 1.0)
 
 
 def e_measure_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -264,9 +285,10 @@ def e_measure_curve(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
     At threshold ``t``: ``B = p >= t``, ``fm = B - mean(B)``, ``g = G - mean(G)`` (soft G), and
     ``E = sum(phi(g, fm)) / (numel - 1 + eps)``. See ``_enhanced_alignment`` for ``phi``. Eq. 14
-    divides by ``W x H``, the code by ``W x H - 1``. An empty ground truth gets no special
-    case and scores about 0.25 at every threshold. PySODMetrics instead returns the fraction of
-    pixels predicted as background.
+    divides by ``W x H``, the code by ``W x H - 1``; here E is capped at 1 and a one-pixel image
+    scores 0.25 (see ``_bounded_e``). An empty ground truth gets no special case and scores about
+    0.25 at every threshold. PySODMetrics instead returns the fraction of pixels predicted as
+    background.
     """
     pred, gt = _as_pair(pred, gt)
     return _e_measure(_thresholds_passed(normalize_prediction(pred)), gt)

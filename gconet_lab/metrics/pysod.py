@@ -17,6 +17,12 @@ GCoNet+ numbers (read from both codes):
 With binary masks and no empty mask the two toolboxes agree to about 1e-6 on maxF and maxE.
 S differs by about 1e-4 (the centroid). MAE differs by up to a few 1e-2 when predictions do not
 span 0..255.
+
+Two guards keep its numbers in [0, 1] on tiny images, as in ``official.py`` (every other number is
+PySODMetrics' own): its E-measure divides by ``numel - 1 + 2.2e-16`` (4.5e15 for one pixel, 4/3
+on a perfect 2x2 map) and is capped at 1, which for one pixel is Eq. 14's ``W x H = 1``; its
+S-measure region term multiplies an empty quadrant's NaN SSIM by the quadrant's weight 0 (any 1xN
+or Nx1 image, or a foreground only in the last row or column), and here that quadrant scores 0.
 """
 
 from __future__ import annotations
@@ -39,15 +45,29 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(image, dtype=np.float64) * 255).astype(np.uint8)
 
 
+class _BoundedSmeasure(psm.Smeasure):
+    """PySODMetrics' S-measure, with an empty quadrant's SSIM 0 instead of NaN (its weight is 0)."""
+
+    def ssim(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        return 0.0 if pred.size == 0 else super().ssim(pred, gt)
+
+
+class _BoundedEmeasure(psm.Emeasure):
+    """PySODMetrics' E-measure curve capped at 1: ``min(sum(phi) / (n - 1 + eps), 1)`` (Eq. 14)."""
+
+    def cal_em_with_cumsumhistogram(self, pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+        return np.minimum(super().cal_em_with_cumsumhistogram(pred, gt), 1.0)
+
+
 class PySODEvaluator:
     """Accumulate images with PySODMetrics. Inputs are float maps in [0, 1], as for the official."""
 
     def __init__(self) -> None:
-        self._s = psm.Smeasure(alpha=0.5)
+        self._s = _BoundedSmeasure(alpha=0.5)
         self._f = psm.FmeasureV2(
             {"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=False, beta=0.3)}
         )
-        self._e = psm.Emeasure()
+        self._e = _BoundedEmeasure()
         self._mae = psm.MAE()
 
     def add(self, pred: np.ndarray, gt: np.ndarray) -> None:
