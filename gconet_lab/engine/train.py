@@ -125,8 +125,7 @@ class TrainResult:
 def channels_last_layout(model: torch.nn.Module) -> Iterator[None]:
     """Hold ``model``'s weights channels-last (NHWC) while it trains, in the usual layout again after.
 
-    NHWC is the fast convolution layout of oneDNN and cuDNN: on this project's 2-core CPU a float32
-    cpu-preset step takes 0.98 s instead of 1.43 s (forward 0.45 -> 0.28 s, backward 0.94 -> 0.65 s).
+    NHWC is the fast convolution layout of oneDNN and cuDNN (why: docs/experiments.md#precision-and-speed).
     Only the memory layout changes, never a weight; the trained model comes back contiguous, so it
     computes exactly what the same weights loaded from its checkpoint compute.
     """

@@ -312,9 +312,8 @@ class EfficientNetLite0Stride16Encoder(EfficientNetLite0Encoder):
     GCoNet+'s group modules (GAM, GCM; Sec. 3.2-3.3) work on the deepest level only. The paper's VGG16
     gives them conv5_3 at 1/16 of the input (16 x 16 cells at 256 px); EfficientNet-Lite0's deepest
     stage is at 1/32 (6 x 6 cells at 192 px), where a small object fills one or two cells and mixes
-    with its surroundings. Measured on Synthetic_test at 192 px with the frozen ImageNet weights: a
-    linear probe names an object's class (32 shape x pattern classes) from its mask-pooled features
-    with accuracy 0.42 at the 1/32 level and 0.74 at the last 1/16 stage.
+    with its surroundings; at 1/16 a linear probe tells the objects' classes apart far better
+    (why: docs/experiments.md#encoder-at-116).
 
     The five levels are the outputs of stages 0-4 (strides 2, 4, 8, 16, 16); the two stride-32 stages
     are kept, frozen, for :meth:`classify` only, like the ImageNet head.

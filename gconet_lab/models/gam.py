@@ -102,12 +102,8 @@ class CosineGroupAffinityModule(GroupAffinityModule):
 
     Steps 2-5 run on unit-length embeddings, the group affinity divided by ``temperature`` before the
     softmax; step 6 takes the attention-weighted mean of the features, so E keeps the features' scale
-    whatever the number of pixels. Measured on Synthetic_test (shapes of one class among distractors)
-    with the frozen ImageNet features of
-    :class:`~gconet_lab.models.efficientnet_encoder.EfficientNetLite0Stride16Encoder` as the embeddings
-    (no training): a group softmax of cosines at temperature 0.05 puts 21% of the attention on the
-    targets (2.8% of the area) and 10% on the distractors (6.5%); of dot products divided by C, 32%
-    and 62%: it finds the bright objects, whichever their class.
+    whatever the number of pixels. Why: dot products find the bright objects, whichever their class; the
+    cosine puts more of the attention on the group's object (docs/experiments.md#gam-affinity).
     """
 
     def __init__(
