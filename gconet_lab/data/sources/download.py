@@ -4,6 +4,11 @@ The bytes go to ``<file>.part`` first and the file is renamed only once complete
 download never looks finished. A later call (or the next attempt of the same call, when the
 connection broke mid-file) asks the server for the missing bytes only (``Range: bytes=N-``);
 a server that ignores Range answers 200 and the download starts over.
+
+Why not ``torch.hub.download_url_to_file``: it writes to a fresh randomly named temporary file and
+deletes it on any failure, so it cannot resume (no Range request), and it knows one address, so no
+mirror; the archives' files are checked afterwards against ``raw_data.sha256``, so its ``hash_prefix``
+would add nothing.
 """
 
 from __future__ import annotations
