@@ -3,9 +3,11 @@
 Both models are trained from scratch with the whole CPU recipe (``cpu-copypaste``, :data:`MAIN_JOB_EPOCHS`):
 the shipped model's recipe at 128 instead of 224 pixels, since two trainings at 224 pixels would not fit
 the job's 20 minutes (same data and seed). The report
-(``report.md`` with PNG figures) holds their official-protocol metrics on iCoseg and on
-``Synthetic_test``, beside the shipped model's and a centre-prior baseline's, the pysodmetrics
-numbers, the training curves, and image / ground truth / prediction for a few groups.
+(``report.md`` with PNG figures) holds their official-protocol metrics on iCoseg, ``Synthetic_test``
+and ``COCO-groups``, beside the shipped model's and a centre-prior baseline's, the pysodmetrics
+numbers, the group-decision measure on the sets whose photos sit in several groups
+(:mod:`gconet_lab.metrics.group_decision`), the training curves, and image / ground truth /
+prediction for a few groups.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from gconet_lab.inference.evaluate import (
 )
 from gconet_lab.lab.viz.grids import prediction_grid
 from gconet_lab.lab.viz.metric_plots import loss_curves
-from gconet_lab.pipeline import TEST_SET, get_trained_model, prepare_default_data, train_recipe
+from gconet_lab.pipeline import COCO_GROUPS_SET, TEST_SET, get_trained_model, prepare_default_data, train_recipe
 
 METRIC_COLUMNS = ("S", "maxF", "maxE", "MAE")
 MAIN_JOB_RECIPE = CPU_RECIPE  # the shipped model's recipe at 128 px
 MAIN_JOB_EPOCHS = 8  # the recipe's: two trainings of 8 x 91 steps (0.7 s each, encoder frozen) fit 20 minutes on 2 cores
 GROUP_TEST_SET = "Synthetic_test"  # shapes where only the group tells which object counts
-TEST_SETS = (TEST_SET, GROUP_TEST_SET)
+TEST_SETS = (TEST_SET, GROUP_TEST_SET, COCO_GROUPS_SET)  # COCO-groups: real photos, each in several groups
 VARIANTS = {"GCoNet+": {}, "without GAM and GCM": {"use_gam": False, "use_gcm": False}}
 VARIANT_NAMES = tuple(VARIANTS)
 SHIPPED_ROW = f"shipped {DEFAULT_MODEL}"
@@ -47,6 +49,19 @@ def markdown_table(scores: dict[str, DatasetScores]) -> str:
         official = [f"{score.evaluation.results[m]:.4f}" for m in METRIC_COLUMNS]
         pysod = [f"{score.pysod[m]:.4f}" for m in METRIC_COLUMNS]
         lines.append(f"| {name} | " + " | ".join(official + pysod) + " |")
+    return "\n".join(lines)
+
+
+def group_decision_table(scores: dict[str, DatasetScores]) -> str:
+    """The group-decision measure per model, or "" when the set has no photo in two or more groups."""
+    rows = {name: score.group_decision for name, score in scores.items() if score.group_decision is not None}
+    if not rows:
+        return ""
+    lines = ["| model | photos in 2+ groups | pairs | map closer to its own mask | chance | Sα own | Sα other | own - other |",
+             "|" + "---|" * 8]
+    for name, measure in rows.items():
+        lines.append(f"| {name} | {measure.photos} | {measure.pairs} | {measure.closer:.1%} | {measure.chance:.1%} | "
+                     f"{measure.own:.4f} | {measure.other:.4f} | {measure.gap:+.4f} |")
     return "\n".join(lines)
 
 
@@ -97,22 +112,24 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
     report = out / "report.md"
     report.write_text(render_report(scores, histories, time.perf_counter() - started), encoding="utf-8")
     for test_set, rows_of_set in scores.items():
-        print(f"{test_set}:\n{markdown_table(rows_of_set)}")
+        print(f"{test_set}:\n{markdown_table(rows_of_set)}\n{group_decision_table(rows_of_set)}".rstrip())
     print(f"report written to {report}")
     return report
 
 
 def render_report(scores: dict[str, dict[str, DatasetScores]], histories: dict[str, list], seconds: float) -> str:
     """``scores[test set][model]``: the report's text, with the differences that answer its two questions."""
-    icoseg, synthetic = scores[TEST_SET], scores[GROUP_TEST_SET]
+    icoseg, synthetic, coco_groups = scores[TEST_SET], scores[GROUP_TEST_SET], scores[COCO_GROUPS_SET]
     steps = len(next(iter(histories.values()), []))
     lines = [
-        f"# gconet-lab main job: GCoNet+ (recipe {MAIN_JOB_RECIPE}) on iCoseg and {GROUP_TEST_SET}",
+        f"# gconet-lab main job: GCoNet+ (recipe {MAIN_JOB_RECIPE}) on iCoseg, {GROUP_TEST_SET} and {COCO_GROUPS_SET}",
         "",
         f"Both models trained from scratch for {steps} steps on the groups of "
         f"{' + '.join(RECIPES[MAIN_JOB_RECIPE].sets)} (recipe `{MAIN_JOB_RECIPE}`), in {seconds / 60:.1f} min for the whole job. Tested on iCoseg "
-        f"({icoseg[CENTRE_PRIOR].evaluation.results['n']:.0f} photos with masks, never trained on) and on "
-        f"{GROUP_TEST_SET} (shapes where only the group tells which object counts). `{SHIPPED_ROW}` is the "
+        f"({icoseg[CENTRE_PRIOR].evaluation.results['n']:.0f} photos with masks, never trained on), on "
+        f"{GROUP_TEST_SET} (shapes where only the group tells which object counts) and on {COCO_GROUPS_SET} (COCO "
+        "val2017 photos in the group of every class they show, masked with that class: real photos where only the "
+        f"group tells). `{SHIPPED_ROW}` is the "
         "model shipped with the package (its model card says how it was trained).",
         "",
         "Official protocol (eval-co-sod: per-image mean over the dataset, 255 thresholds, soft GT, raw MAE) "
@@ -121,6 +138,9 @@ def render_report(scores: dict[str, dict[str, DatasetScores]], histories: dict[s
     ]
     for test_set, rows in scores.items():
         lines += [f"## {test_set}", "", markdown_table(rows), ""]
+        if decision := group_decision_table(rows):
+            lines += ["Does the group decide? Each photo in several groups has one map per group, scored (Sα) "
+                      "against its mask in that group and in its other groups:", "", decision, ""]
     lines += [
         "## What the numbers say",
         "",
@@ -128,6 +148,9 @@ def render_report(scores: dict[str, dict[str, DatasetScores]], histories: dict[s
         f"- GCoNet+ vs the same recipe without GAM and GCM on {GROUP_TEST_SET}: "
         f"{differences(synthetic, VARIANT_NAMES[0], VARIANT_NAMES[1])}; on iCoseg: "
         f"{differences(icoseg, VARIANT_NAMES[0], VARIANT_NAMES[1])}.",
+        f"- Does the group decide on {COCO_GROUPS_SET}? Maps closer to their own group's mask: "
+        + ", ".join(f"{name} {coco_groups[name].group_decision.closer:.1%}" for name in (*VARIANT_NAMES, CENTRE_PRIOR))
+        + f" (chance {coco_groups[CENTRE_PRIOR].group_decision.chance:.1%}).",
         "",
         "![examples](figures/examples.png)",
         "",

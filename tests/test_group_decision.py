@@ -116,3 +116,14 @@ def test_evaluate_prints_the_measure_for_a_set_with_shared_photos_only(write_cos
     printed = capsys.readouterr().out
     assert "group decision: 1 photos in 2+ groups, 2 (photo, group) pairs" in printed
     assert "own - other" in printed
+
+
+def test_the_report_tables_the_measure_per_model_only_for_sets_with_shared_photos() -> None:
+    from gconet_lab.inference.evaluate import DatasetScores
+    from gconet_lab.report import group_decision_table
+
+    measure = summarize(score_photo("photo", {"cup": CUP, "person": PERSON}, {"cup": CUP, "person": PERSON}))
+    rows = {"GCoNet+": DatasetScores(None, {}, (), measure), "centre prior": DatasetScores(None, {}, (), None)}
+    table = group_decision_table(rows).splitlines()
+    assert len(table) == 3 and table[2].startswith("| GCoNet+ | 1 | 2 | 100.0% | 50.0% | 1.0000 |")
+    assert group_decision_table({"centre prior": rows["centre prior"]}) == ""

@@ -13,8 +13,9 @@ the photo's mask in that group (*own*) and against its masks in each other group
 (*others*). :class:`GroupDecision` reports
 
 * the share of pairs whose map is closer to its own mask than to every other mask (Sα strictly
-  higher; a tie is not closer), beside its chance level (the mean of 1 / number of groups of the
-  photo: 50% when every photo is in two groups);
+  higher; a tie is not closer), beside its chance level, the mean of 1 / number of groups of the
+  photo (50% when every photo is in two groups): what a model that ignores its group scores, since
+  the same map in each of a photo's k groups wins in exactly one of them, barring ties;
 * the mean Sα against the own mask and against the other masks (each pair's mean over its
   others), and their difference (own - other): how much the group moves the map towards its object.
 
@@ -59,7 +60,7 @@ class GroupDecision:
     photos: int  # photos in two or more groups
     pairs: int  # (photo, group) pairs of these photos
     closer: float  # share of pairs whose map is closer to the own mask than to every other
-    chance: float  # that share for a map that ignores its group, at random
+    chance: float  # that share for a model drawing the same map in every group (barring ties)
     own: float  # mean Sα against the own mask
     other: float  # mean Sα against the other masks
 
