@@ -84,6 +84,7 @@ class GCoNetConfig:
     lr_schedule: str = "constant"  # paper: constant; "cosine": cosine decay to 0 (gconet_lab.engine.schedule)
     warmup_steps: int = 0  # linear learning-rate warm-up over the first steps (paper: none)
     zoom_p: float = 0.0  # probability of a random crop that keeps the whole object (paper: none)
+    shared_photo_p: float = 0.0  # share of batches whose two groups share photos, each with its own mask (paper: none)
     seed: int = 7
 
     def __post_init__(self) -> None:
@@ -154,8 +155,9 @@ def check_option_types(config: GCoNetConfig) -> None:
             raise ConfigError(f"{option.name}={value!r} must be of type {expected.__name__}")
     if len(config.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in config.betas):
         raise ConfigError(f"betas={config.betas!r} must be two numbers in [0, 1)")
-    if not 0 <= config.zoom_p <= 1:
-        raise ConfigError(f"zoom_p={config.zoom_p!r} must be a probability in [0, 1]")
+    for name in ("zoom_p", "shared_photo_p"):
+        if not 0 <= getattr(config, name) <= 1:
+            raise ConfigError(f"{name}={getattr(config, name)!r} must be a probability in [0, 1]")
     for name in ("lr", "epochs", "max_group_size", "cem_k", "cem_k_fallback"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name}={getattr(config, name)!r} must be positive")

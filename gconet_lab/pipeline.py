@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,9 @@ from gconet_lab.models.gconet_plus import deepest_channels
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
 TEST_SET = "iCoseg"
 COCO_GROUPS_SET = "COCO-groups"  # real photos in the group of every class they show: only the group tells (test only)
+COCO_TRAIN_SET = "COCO-extra-train"  # coco-extra's train2017 photos in class groups, less the validation photos
+COCO_VALIDATION_SET = "COCO-extra-val"  # every VALIDATION_EVERY-th of them: choosing between runs, never trained on
+VALIDATION_EVERY = 4
 COPY_PASTE_SET = "CopyPaste"  # one group per class with >= 2 usable cut-outs, 10 images of 256 px
 COPY_PASTE_OPTIONS = PasteOptions(shared_background=0.5)  # half the groups are photo sessions (one background)
 
@@ -66,6 +70,8 @@ def prepare_default_data(data_dir: str | Path = "outputs/data", source: str | Pa
         TEST_SET: lambda: convert_icoseg(raw() / "icoseg", data_dir, TEST_SET),
         "COCO128-SEG": lambda: _prepare_coco128(raw() / "coco128-seg", data_dir),
         COCO_GROUPS_SET: lambda: _prepare_coco_groups(raw() / "coco-extra", data_dir),
+        COCO_TRAIN_SET: lambda: _prepare_coco_extra_train(raw() / "coco-extra", data_dir, COCO_TRAIN_SET),
+        COCO_VALIDATION_SET: lambda: _prepare_coco_extra_train(raw() / "coco-extra", data_dir, COCO_VALIDATION_SET),
         "Synthetic": lambda: generate_synthetic(data_dir, n_groups=12, images_per_group=10, size=160, seed=0),
         COPY_PASTE_SET: lambda: write_copy_paste(raw() / "coco128-seg", data_dir, COPY_PASTE_SET, seed=0,
                                                  options=COPY_PASTE_OPTIONS),
@@ -104,6 +110,20 @@ def _prepare_coco_groups(coco_extra: Path, data_dir: Path):
     return write_groups(images, class_names, data_dir, COCO_GROUPS_SET, min_area=0.02, min_group_size=3)
 
 
+def _prepare_coco_extra_train(coco_extra: Path, data_dir: Path, set_name: str):
+    """COCO-SEG-style groups of coco-extra's train2017 photos: the validation split or the rest.
+
+    A photo is in the validation split when the CRC-32 of its file name is a multiple of
+    :data:`VALIDATION_EVERY` (about one photo in that many, fixed whatever else the set holds): the
+    split is by photo, so no photo of the validation groups is trained on in another group.
+    """
+    images, class_names = read_coco_json(coco_extra / "annotations" / "instances_train2017.json",
+                                         coco_extra / "images" / "train2017")
+    held_out = set_name == COCO_VALIDATION_SET
+    chosen = [image for image in images if (zlib.crc32(image.path.name.encode()) % VALIDATION_EVERY == 0) == held_out]
+    return write_groups(chosen, class_names, data_dir, set_name, min_area=0.02, min_group_size=3)
+
+
 @dataclass
 class TrainedModel:
     model: GCoNetPlus
@@ -128,7 +148,8 @@ def train(config: GCoNetConfig, data_dir: str | Path, out_dir: str | Path, sets:
         indexed = [index_set(data_dir, name, skip_option=None) for name in sets]
         loader = make_train_loader(indexed, config.image_size, config.max_group_size, seed=config.seed,
                                    augment=AugmentConfig(zoom_p=config.zoom_p),
-                                   rank=context.rank, world_size=context.world_size)
+                                   rank=context.rank, world_size=context.world_size,
+                                   shared_photo_p=config.shared_photo_p)
         class_names = list(loader.dataset.class_names)  # groups too small to split are already left out
         config = config.replace(num_classes=len(class_names))
         torch.manual_seed(config.seed)

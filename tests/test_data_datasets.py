@@ -164,3 +164,48 @@ def test_mask_of_another_size_is_resized_with_a_warning(write_cosod_set) -> None
     with pytest.warns(UserWarning, match="cat_00.png: mask is 16x12"):
         image, mask = load_sample(sample)
     assert mask.shape == image.shape[:2]
+
+
+def test_shared_photo_pairs_put_one_photo_in_both_halves() -> None:
+    # groups 0 (class 0) and 1 (class 1) share photos "p" and "q"; group 2 (class 2) shares none
+    photos = [["p", "q", "a0", "a1"], ["b0", "q", "p"], ["c0", "c1", "c2"]]
+    sampler = GroupPairSampler([4, 3, 3], class_ids=[0, 1, 2], max_group_size=3, seed=0, photos=photos,
+                               shared_photo_p=1.0)
+    for _ in range(5):
+        for draw in sampler:
+            if draw.group_a == 2:  # nothing shared: a partner of any other class, as without the option
+                assert draw.group_b in (0, 1)
+                continue
+            assert {draw.group_a, draw.group_b} == {0, 1}
+            keys_a = [photos[draw.group_a][i] for i in draw.images_a]
+            keys_b = [photos[draw.group_b][j] for j in draw.images_b]
+            assert {"p", "q"} <= set(keys_a) & set(keys_b)  # both shared photos in both halves
+            assert len(draw.images_a) == len(draw.images_b) == 3 and len(set(draw.images_a)) == 3
+
+
+def test_shared_photo_pairs_off_keep_the_papers_draws_and_check_their_inputs() -> None:
+    plain = GroupPairSampler([4, 3, 3], class_ids=[0, 1, 2], seed=3)
+    off = GroupPairSampler([4, 3, 3], class_ids=[0, 1, 2], seed=3, photos=[["p"] * 4, ["p"] * 3, ["p"] * 3])
+    assert list(plain) == list(off)  # shared_photo_p = 0: the same random stream
+    with pytest.raises(ValueError, match="one key per image"):
+        GroupPairSampler([4, 3], class_ids=[0, 1], photos=[["p"], ["q"]], shared_photo_p=0.5)
+    with pytest.raises(ValueError, match="probability"):
+        GroupPairSampler([4, 3], class_ids=[0, 1], shared_photo_p=1.5)
+
+
+def test_loader_finds_one_photo_in_two_class_groups_by_its_content(write_cosod_set) -> None:
+    root = write_cosod_set({"cat": 3, "dog": 3})
+    images, gts = root / "images" / "Tiny", root / "gts" / "Tiny"
+    for folder in (images, gts):  # the first cat photo is also a dog photo, under another name
+        suffix = ".png" if folder == gts else next((images / "cat").iterdir()).suffix
+        first = sorted((folder / "cat").iterdir())[0]
+        (folder / "dog" / f"shared{suffix}").write_bytes(first.read_bytes())
+    loader = make_train_loader([index_set(root, "Tiny")], image_size=8, max_group_size=4, seed=0, shared_photo_p=1.0)
+    groups = [group.name for group in loader.dataset.groups]
+    cat, dog = groups.index("cat"), groups.index("dog")
+    stems = {name: [sample.stem for sample in loader.dataset.groups[i].samples] for name, i in (("cat", cat), ("dog", dog))}
+    assert loader.sampler.shared == {cat: {dog: [(0, stems["dog"].index("shared"))]},
+                                     dog: {cat: [(stems["dog"].index("shared"), 0)]}}
+    for draw in loader.sampler:
+        assert 0 in (draw.images_a if draw.group_a == cat else draw.images_b)
+        assert stems["dog"].index("shared") in (draw.images_a if draw.group_a == dog else draw.images_b)

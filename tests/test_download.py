@@ -161,6 +161,11 @@ def test_prepare_downloads_unpacks_checks_and_uses_the_data(served, empty_cache,
                    for p in (empty_cache / source).rglob("*") if p.is_file()}
         assert on_disk == set(files_of(source, manifest))  # the extra group and README.txt left out
     assert index_set(out, "iCoseg").groups and index_set(out, "COCO128-SEG").groups and index_set(out, "COCO-groups").groups
+    photos = {name: {sample.stem for group in index_set(out, name).groups for sample in group.samples}
+              for name in ("COCO-extra-train", "COCO-extra-val", "COCO-groups")}
+    assert all(photos.values())  # the training groups, their validation split and the group test: disjoint photos
+    assert not photos["COCO-extra-train"] & photos["COCO-extra-val"]
+    assert not (photos["COCO-extra-train"] | photos["COCO-extra-val"]) & photos["COCO-groups"]
     groups = {p.name for p in (empty_cache / "icoseg" / "images").iterdir()}
     assert len(groups) == 28 and EXTRA_GROUP not in groups
     assert raw_data_root() == empty_cache and len(served.requests) == len(served.files)  # found in the cache next time

@@ -13,6 +13,7 @@ original (H, W) so predictions can be resized back before evaluation (as the off
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +53,11 @@ def load_sample(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
         )
         mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.BILINEAR))
     return image, mask
+
+
+def photo_key(sample: Sample) -> str:
+    """The photo of a sample, by content: the same photo in two class groups (COCO-SEG style) has one key."""
+    return hashlib.blake2b(sample.image.read_bytes(), digest_size=16).hexdigest()
 
 
 class GroupPairDataset(Dataset[dict[str, Any]]):
@@ -102,10 +108,16 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
         """Steps per epoch: every group is group A once."""
         return len(self.groups)
 
-    def make_sampler(self, max_group_size: int = 32, seed: int = 0, rank: int = 0, world_size: int = 1) -> GroupPairSampler:
-        """The sampler that yields this dataset's keys (``max_group_size`` 32: paper; 26: code), or process ``rank``'s share of them."""
+    def make_sampler(self, max_group_size: int = 32, seed: int = 0, rank: int = 0, world_size: int = 1,
+                     shared_photo_p: float = 0.0) -> GroupPairSampler:
+        """The sampler that yields this dataset's keys (``max_group_size`` 32: paper; 26: code), or process ``rank``'s share of them.
+
+        ``shared_photo_p > 0`` pairs groups that share photos (told apart by :func:`photo_key`), see
+        :mod:`~gconet_lab.data.sampling`.
+        """
         sizes = [len(group) for group in self.groups]
-        return GroupPairSampler(sizes, self.class_ids, max_group_size, seed, rank, world_size)
+        photos = [[photo_key(sample) for sample in group.samples] for group in self.groups] if shared_photo_p else None
+        return GroupPairSampler(sizes, self.class_ids, max_group_size, seed, rank, world_size, photos, shared_photo_p)
 
     def __getitem__(self, draw: PairDraw) -> dict[str, Any]:
         rng = np.random.default_rng(draw.seed)
@@ -166,6 +178,7 @@ def make_train_loader(
     class_names: Sequence[str] | None = None,
     rank: int = 0,
     world_size: int = 1,
+    shared_photo_p: float = 0.0,
 ) -> DataLoader:
     """A loader of two-group batches over the groups of all ``sets`` combined.
 
@@ -173,11 +186,12 @@ def make_train_loader(
     ``loader.sampler.set_epoch(e)`` to resume at epoch ``e``). Batches are identical for a given
     ``seed`` whatever ``num_workers`` is. ``loader.dataset.class_names`` gives the classifier size.
     In data-parallel training, process ``rank`` of ``world_size`` gets its share of every epoch.
+    ``shared_photo_p``: the share of batches whose two groups share photos (:mod:`~gconet_lab.data.sampling`).
     """
     groups = [group for indexed in sets for group in indexed.groups]
     try:
         dataset = GroupPairDataset(groups, image_size, augment, class_names, min_group_size)
-        sampler = dataset.make_sampler(max_group_size, seed, rank, world_size)
+        sampler = dataset.make_sampler(max_group_size, seed, rank, world_size, shared_photo_p)
     except ValueError as error:  # too few groups of two images, or of two classes, for Eq. 16
         folders = ", ".join(str(indexed.groups[0].samples[0].image.parent.parent) for indexed in sets if indexed.groups)
         raise DataError(folders or "the training sets", f"cannot form two-group training batches: {error}") from None

@@ -18,6 +18,15 @@ group A in ``os.listdir`` order instead, and only B is random (difference C24).
 Several processes (data-parallel training, :mod:`gconet_lab.engine.distributed`) share one epoch: every
 process computes the same draws and keeps every ``world_size``-th one (:func:`draw_of_micro_batch`).
 
+**Shared-photo pairs** (``shared_photo_p``; not in the paper). In COCO-SEG-style sets a photo sits
+in the group of every class it shows, masked with that class only. With probability
+``shared_photo_p`` a draw pairs group A with a group B of another class that shares photos with it,
+and puts those photos in *both* halves of the batch, each half with its own group's mask: a map
+that ignores the group (the same blob for the rider and the motorbike) is then wrong in one half,
+so only reading the group's consensus (GAM) lowers the loss. The photos are told apart by content
+(``photos``: one key per image, e.g. a hash of its bytes), and the extra random draws happen only
+when the option is on, so the batches of ``shared_photo_p=0`` stay those of the paper's sampler.
+
 Class identity is the group's *class* (:attr:`Group.class_name`: its folder name unless the set's
 class file says otherwise, :mod:`gconet_lab.data.layout`), indexed in sorted order: two training
 sets that both contain a group "airplane", or the groups ``dog_1`` and ``dog_2`` of class ``dog``
@@ -28,7 +37,7 @@ classifier, difference C31.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +113,13 @@ class GroupPairSampler(Sampler[PairDraw]):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        photos: Sequence[Sequence[Hashable]] | None = None,
+        shared_photo_p: float = 0.0,
     ) -> None:
+        if not 0 <= shared_photo_p <= 1:
+            raise ValueError(f"shared_photo_p must be a probability in [0, 1], got {shared_photo_p}")
+        if photos is not None and [len(keys) for keys in photos] != list(group_sizes):
+            raise ValueError("photos must hold one key per image of every group")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in 0..{world_size - 1} (world_size - 1), got {rank}")
         if len(group_sizes) != len(class_ids):
@@ -120,6 +135,8 @@ class GroupPairSampler(Sampler[PairDraw]):
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
         self.start = 0
+        self.shared_photo_p = shared_photo_p
+        self.shared = shared_photos(photos, self.class_ids) if photos is not None and shared_photo_p > 0 else {}
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         """Make the next iteration produce epoch ``epoch`` from its draw ``start`` on.
@@ -152,6 +169,8 @@ class GroupPairSampler(Sampler[PairDraw]):
 
     def _draw(self, a: int, rng: np.random.Generator) -> PairDraw:
         """Group A = ``a``, a partner B of another class, N images of each (Eq. 16), an augmentation seed."""
+        if self.shared.get(a) and rng.random() < self.shared_photo_p:
+            return self._draw_shared(a, rng)
         partners = np.flatnonzero(self.class_ids != self.class_ids[a])
         b = int(rng.choice(partners))
         n = group_size_n(self.group_sizes[a], self.group_sizes[b], self.max_group_size)
@@ -162,3 +181,38 @@ class GroupPairSampler(Sampler[PairDraw]):
             images_b=tuple(int(i) for i in rng.choice(self.group_sizes[b], n, replace=False)),
             seed=int(rng.integers(2**63)),
         )
+
+    def _draw_shared(self, a: int, rng: np.random.Generator) -> PairDraw:
+        """A partner B that shares photos with A, those photos in both halves, the rest of each drawn at random."""
+        partners = sorted(self.shared[a])
+        b = partners[int(rng.integers(len(partners)))]
+        n = group_size_n(self.group_sizes[a], self.group_sizes[b], self.max_group_size)
+        pairs = self.shared[a][b]
+        common = [pairs[k] for k in rng.permutation(len(pairs))[:n]]
+
+        def fill(group: int, taken: list[int]) -> tuple[int, ...]:
+            rest = np.setdiff1d(np.arange(self.group_sizes[group]), taken)
+            return tuple(taken) + tuple(int(i) for i in rng.choice(rest, n - len(taken), replace=False))
+
+        return PairDraw(
+            group_a=a,
+            group_b=b,
+            images_a=fill(a, [i for i, _ in common]),
+            images_b=fill(b, [j for _, j in common]),
+            seed=int(rng.integers(2**63)),
+        )
+
+
+def shared_photos(photos: Sequence[Sequence[Hashable]], class_ids: np.ndarray) -> dict[int, dict[int, list[tuple[int, int]]]]:
+    """``{a: {b: [(i, j), ...]}}``: image i of group a and image j of group b are one photo, a and b of two classes."""
+    where: dict[Hashable, list[tuple[int, int]]] = {}
+    for group, keys in enumerate(photos):
+        for image, key in enumerate(keys):
+            where.setdefault(key, []).append((group, image))
+    shared: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    for places in where.values():
+        for a, i in places:
+            for b, j in places:
+                if class_ids[a] != class_ids[b]:
+                    shared.setdefault(a, {}).setdefault(b, []).append((i, j))
+    return shared
