@@ -20,6 +20,7 @@ from typing import Any
 
 ENCODERS = ("vgg16_bn", "efficientnet_lite0", "efficientnet_lite0_s16")  # s16: cut at 1/16, like VGG16
 VARIANTS = ("paper", "official")
+RETIRED_OPTIONS = ("variant",)  # labels that older checkpoints store and nothing reads: dropped when they load
 PRESETS = ("paper", "cpu", "tiny")
 
 
@@ -50,13 +51,13 @@ class GCoNetConfig:
     hybrid_loss: bool = True  # Table 1 "HL": BCE + IoU; False = BCE only
 
     # --- paper vs official code (the Cn ids of gconet_lab.studies.paper_vs_code.DIFFERENCES) ---
-    variant: str = "paper"
     gam_embedding_kernel: int = 3  # C6: paper 3x3 theta/phi, code 1x1
     gam_softmax: str = "group"  # C7: paper softmax over the whole group's N*h*w, code per image over h*w
     gam_scale: bool = False  # C7: code divides the affinity by sqrt(C)
     gam_output_conv: bool = False  # C7: code applies an extra 1x1 conv to the attended features
     gam_affinity: str = "dot"  # Eq. 1's dot product; "cosine": unit-length embeddings (CPU recipe, not the paper)
     gam_temperature: float = 0.05  # with gam_affinity="cosine": the affinity is divided by it before the softmax
+    consensus_gate: bool = False  # gate the decoder's inputs by each pixel's agreement with E (models/consensus_gate.py)
     cem_k: float = 300.0  # Eq. 3
     cem_k_fallback: float = 50.0  # C10 / Sec. 4.3: k used when exp(-k(P-T)) is not finite
     racm_mask: str = "prediction"  # C11: paper masks with the final map, code with a separate 1x1 head
@@ -93,7 +94,6 @@ class GCoNetConfig:
         check_option_types(self)
         choices = {
             "encoder": ENCODERS,
-            "variant": VARIANTS,
             "gam_softmax": ("group", "image"),
             "gam_affinity": ("dot", "cosine"),
             "racm_mask": ("prediction", "mask_head"),
@@ -114,6 +114,8 @@ class GCoNetConfig:
             )
         if self.freeze_backbone_bn and not self.freeze_backbone:
             raise ConfigError("freeze_backbone_bn=True needs freeze_backbone=True: a trained encoder updates its BatchNorm")
+        if self.consensus_gate and not self.use_gam:
+            raise ConfigError("consensus_gate=True needs use_gam=True: the gate compares features with GAM's consensus")
         if self.use_gcm and not self.use_gam:
             raise ConfigError("use_gcm=True needs use_gam=True: GCM multiplies features by GAM's consensus (Sec. 3.3)")
         if self.image_size < 32 or self.image_size % 32:
@@ -130,6 +132,8 @@ class GCoNetConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GCoNetConfig:
+        """The configuration a checkpoint stored with :meth:`to_dict`; unknown names raise :class:`ConfigError`."""
+        values = {name: value for name, value in values.items() if name not in RETIRED_OPTIONS}
         check_option_names(values)
         return cls(**values)
 
@@ -175,7 +179,6 @@ def check_option_names(values: dict[str, Any]) -> None:
 
 # Every behaviour-changing difference of the official implementation (paper_vs_code.DIFFERENCES).
 OFFICIAL_OVERRIDES: dict[str, Any] = dict(
-    variant="official",
     gam_embedding_kernel=1,
     gam_softmax="image",
     gam_scale=True,

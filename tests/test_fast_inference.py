@@ -134,3 +134,10 @@ def test_fast_model_computes_in_its_own_precision_inside_an_autocast():
     expected = fast(images).saliency
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert torch.equal(fast(images).saliency, expected)
+
+
+def test_fast_path_keeps_the_consensus_gate():
+    model = GCoNetPlus(make_config("tiny", pretrained=False, consensus_gate=True, cem_k=10.0))
+    randomise_batch_norm_statistics(model)
+    model.eval()
+    assert max_abs_difference(model, make_fast_model(model), torch.randn(3, 3, 64, 64)) <= TOLERANCE

@@ -8,6 +8,7 @@ import torch
 from gconet_lab.config import ConfigError, make_config
 from gconet_lab.losses import GCoNetLoss
 from gconet_lab.models import CosineGroupAffinityModule, GCoNetPlus, GroupAffinityModule
+from gconet_lab.models.consensus_gate import ConsensusGate
 
 
 def two_groups(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -183,3 +184,31 @@ def test_unknown_config_option_is_named():
         make_config("tiny", freeze_backbone_bn=True)
     with pytest.raises(ConfigError, match="zoom_p=1.5 must be a probability"):
         make_config("tiny", zoom_p=1.5)
+
+
+def test_consensus_gate_opens_where_features_agree_with_the_consensus():
+    gate = ConsensusGate(sharpness=10.0, offset=0.3)
+    consensus = torch.tensor([[1.0, 0.0, 0.0]])
+    features = torch.zeros(1, 3, 1, 2)
+    features[0, :, 0, 0] = torch.tensor([2.0, 0.0, 0.0])  # the consensus' direction, at another length
+    features[0, :, 0, 1] = torch.tensor([0.0, 1.0, 0.0])  # orthogonal to it
+    opened, closed = gate(features, consensus).flatten().tolist()
+    assert opened == pytest.approx(torch.sigmoid(torch.tensor(7.0)).item())
+    assert closed == pytest.approx(torch.sigmoid(torch.tensor(-3.0)).item())
+
+
+def test_with_the_consensus_gate_one_photo_gets_another_map_in_another_group(tiny_config):
+    model = GCoNetPlus(tiny_config.replace(consensus_gate=True, cem_k=10.0)).eval()
+    photo, group_a, group_b = torch.randn(1, 3, 64, 64), torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        in_a = model(torch.cat([photo, group_a]), return_intermediates=True)
+        in_b = model(torch.cat([photo, group_b]))
+    gate = in_a.intermediates.consensus_gate
+    assert gate.shape == (3, 1, 2, 2) and ((gate > 0) & (gate < 1)).all()
+    assert not torch.allclose(in_a.saliency[0], in_b.saliency[0])  # the group reaches the decoder's every input
+    images, masks, class_ids = two_groups(2, 64)
+    model.train()
+    GCoNetLoss(model.config)(model(images), masks, class_ids).total.backward()
+    assert model.consensus_gate.sharpness.grad is not None and model.consensus_gate.offset.grad is not None
+    with pytest.raises(ConfigError, match="consensus_gate=True needs use_gam=True"):
+        make_config("tiny", consensus_gate=True, use_gam=False, use_gcm=False)

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from gconet_lab.config import GCoNetConfig
 from gconet_lab.models.cem import ConfidenceEnhancementModule
 from gconet_lab.models.classifier import ClassPredictor, mask_images
-from gconet_lab.models.decoder import FPNDecoder
+from gconet_lab.models.consensus_gate import ConsensusGate
+from gconet_lab.models.decoder import FPNDecoder, upsample_to
 from gconet_lab.models.gam import CosineGroupAffinityModule, GroupAffinityModule
 from gconet_lab.models.gcm import GCMHead, collaborate
 from gconet_lab.models.vgg_encoder import VGG16BNEncoder
@@ -62,6 +63,7 @@ class GCoNetIntermediates:
     decoder_features: list[Tensor]  # coarse to fine; the last one feeds the CEM
     gam_attention: Tensor | None = None  # A_S per image, (B, 1, h, w)
     consensus: Tensor | None = None  # E per group, (groups, C)
+    consensus_gate: Tensor | None = None  # G per image, (B, 1, h, w), with config.consensus_gate
     cem_probability: Tensor | None = None  # P
     cem_threshold: Tensor | None = None  # T
     cem_k: float | None = None  # the k of Eq. 3 actually used (300, or the fallback 50)
@@ -110,6 +112,8 @@ class GCoNetPlus(nn.Module):
         decoder_channels = config.decoder_channels or top // 2
         if config.use_gam:
             self.gam = gam or build_gam(config, top)
+        if config.consensus_gate:
+            self.consensus_gate = ConsensusGate()
         self.decoder = FPNDecoder(channels, decoder_channels, config.block_hidden_channels, config.use_bn)
         out = self.decoder.out_channels
         if config.use_cem:
@@ -162,7 +166,13 @@ class GCoNetPlus(nn.Module):
         levels = self.encoder(images)
         x5 = levels[-1]
         group_features, inter, attention, consensus = self.group_collaboration(x5)
-        decoder_features = self.decoder(group_features, levels, size)
+        gate = None
+        if config.consensus_gate:  # each image compared with its own group's E (two groups in training)
+            gate = self.consensus_gate(x5, consensus.repeat_interleave(len(x5) // len(consensus), dim=0))
+            decoder_features = self.decoder(group_features * gate, [level * upsample_to(gate, level) for level in levels],
+                                            size)
+        else:
+            decoder_features = self.decoder(group_features, levels, size)
         fine = decoder_features[-1]
         if config.use_cem:
             cem = self.cem(fine)
@@ -174,7 +184,7 @@ class GCoNetPlus(nn.Module):
         if return_intermediates:
             output.intermediates = GCoNetIntermediates(
                 encoder_features=levels, decoder_features=decoder_features, gam_attention=attention,
-                consensus=consensus, cem_probability=cem.probability if cem else None,
+                consensus=consensus, consensus_gate=gate, cem_probability=cem.probability if cem else None,
                 cem_threshold=cem.threshold if cem else None, cem_k=cem.k if cem else None,
             )
         if self.training or return_intermediates:
