@@ -7,9 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from gconet_lab.config import ConfigError, GCoNetConfig, make_config
+from gconet_lab.config import PRESETS, VARIANTS, ConfigError, GCoNetConfig, make_config
 from gconet_lab.engine.precision import PRECISIONS
 from gconet_lab.engine.recipes import RECIPES
+from gconet_lab.inference import BENCHMARK_TASKS
 
 DESCRIPTION = """\
 GCoNet+ co-salient object detection (Zheng et al., T-PAMI 2023) for teaching and research.
@@ -362,8 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     sets.add_argument("--recipe", choices=tuple(RECIPES),
                       help="a Table 3 training set or combination (preset paper), cpu-copypaste (the main job's cpu recipe) or cpu-copypaste-224 (the shipped model's)")
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
-    train.add_argument("--preset", choices=("paper", "cpu", "tiny"), help="scale (default: the recipe's, else cpu)")
-    train.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
+    train.add_argument("--preset", choices=PRESETS, help="scale (default: the recipe's, else cpu)")
+    train.add_argument("--variant", default="paper", choices=VARIANTS, help="paper or official-code behaviour")
     train.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
     train.add_argument("--set-option", type=json_object, help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
     train.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available; under torchrun cuda:LOCAL_RANK)")
@@ -389,11 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("benchmark", help="time inference (reference vs fast path), a training step and the evaluation",
                            description=BENCHMARK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench.add_argument("--preset", default="cpu", choices=("paper", "cpu", "tiny"), help="model scale (default: %(default)s)")
-    bench.add_argument("--variant", default="paper", choices=("paper", "official"), help="paper or official-code behaviour")
+    bench.add_argument("--preset", default="cpu", choices=PRESETS, help="model scale (default: %(default)s)")
+    bench.add_argument("--variant", default="paper", choices=VARIANTS, help="paper or official-code behaviour")
     bench.add_argument("--set-option", type=json_object, help='JSON of config overrides, e.g. \'{"freeze_backbone": true}\'')
-    bench.add_argument("--tasks", nargs="+", default=["inference", "training", "evaluation"],
-                       choices=("inference", "training", "evaluation"), help="what to time (default: all)")
+    bench.add_argument("--tasks", nargs="+", default=list(BENCHMARK_TASKS),
+                       choices=BENCHMARK_TASKS, help="what to time (default: all)")
     bench.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available)")
     bench.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's choice)")
     bench.add_argument("--batch-size", type=positive_int, default=2, help="inference batch, the paper's protocol (default: %(default)s)")

@@ -29,25 +29,25 @@ from gconet_lab.inference.evaluate import (
 )
 from gconet_lab.lab.viz.grids import prediction_grid
 from gconet_lab.lab.viz.metric_plots import loss_curves
+from gconet_lab.metrics import METRICS
 from gconet_lab.pipeline import COCO_GROUPS_SET, TEST_SET, get_trained_model, prepare_default_data, train_recipe
 
-METRIC_COLUMNS = ("S", "maxF", "maxE", "MAE")
 MAIN_JOB_RECIPE = CPU_RECIPE  # the shipped model's recipe at 128 px
-MAIN_JOB_EPOCHS = 8  # the recipe's: two trainings of 8 x 91 steps (0.7 s each, encoder frozen) fit 20 minutes on 2 cores
+MAIN_JOB_EPOCHS = RECIPES[MAIN_JOB_RECIPE].config().epochs  # two trainings fit the 20 minutes on 2 cores
 GROUP_TEST_SET = "Synthetic_test"  # shapes where only the group tells which object counts
-TEST_SETS = (TEST_SET, GROUP_TEST_SET, COCO_GROUPS_SET)  # COCO-groups: real photos, each in several groups
-VARIANTS = {"GCoNet+": {}, "without GAM and GCM": {"use_gam": False, "use_gcm": False}}
-VARIANT_NAMES = tuple(VARIANTS)
+MAIN_JOB_TEST_SETS = (TEST_SET, GROUP_TEST_SET, COCO_GROUPS_SET)  # COCO-groups: real photos, each in several groups
+TRAINED_MODELS = {"GCoNet+": {}, "without GAM and GCM": {"use_gam": False, "use_gcm": False}}  # name: recipe overrides
+TRAINED_MODEL_NAMES = tuple(TRAINED_MODELS)
 SHIPPED_ROW = f"shipped {DEFAULT_MODEL}"
 CENTRE_PRIOR = "centre prior"
 
 
 def markdown_table(scores: dict[str, DatasetScores]) -> str:
-    header = "| model | " + " | ".join(f"{m} (official)" for m in METRIC_COLUMNS) + " | " + " | ".join(f"{m} (pysod)" for m in METRIC_COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (1 + 2 * len(METRIC_COLUMNS))]
+    header = "| model | " + " | ".join(f"{m} (official)" for m in METRICS) + " | " + " | ".join(f"{m} (pysod)" for m in METRICS) + " |"
+    lines = [header, "|" + "---|" * (1 + 2 * len(METRICS))]
     for name, score in scores.items():
-        official = [f"{score.evaluation.results[m]:.4f}" for m in METRIC_COLUMNS]
-        pysod = [f"{score.pysod[m]:.4f}" for m in METRIC_COLUMNS]
+        official = [f"{score.evaluation.results[m]:.4f}" for m in METRICS]
+        pysod = [f"{score.pysod[m]:.4f}" for m in METRICS]
         lines.append(f"| {name} | " + " | ".join(official + pysod) + " |")
     return "\n".join(lines)
 
@@ -84,17 +84,17 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
     out = Path(out)
     started = time.perf_counter()
     data_dir = prepare_default_data(out / "data")
-    scores: dict[str, dict[str, DatasetScores]] = {name: {} for name in TEST_SETS}
+    scores: dict[str, dict[str, DatasetScores]] = {name: {} for name in MAIN_JOB_TEST_SETS}
     histories, predictions = {}, {}
-    for index, (name, overrides) in enumerate(VARIANTS.items()):
+    for index, (name, overrides) in enumerate(TRAINED_MODELS.items()):
         run_dir = out / f"run{index}"
         trained = train_recipe(MAIN_JOB_RECIPE, data_dir, run_dir, epochs=epochs or MAIN_JOB_EPOCHS, device=device, **overrides)
         histories[name] = trained.result.history
-        for test_set in TEST_SETS:  # never maps of an earlier run: evaluate_model scores exactly this run's
+        for test_set in MAIN_JOB_TEST_SETS:  # never maps of an earlier run: evaluate_model scores exactly this run's
             scores[test_set][name] = evaluate_model(trained.model, data_dir, test_set, run_dir / "predictions")
         predictions[name] = run_dir / "predictions"
     shipped = get_trained_model(DEFAULT_MODEL, device=device)
-    for test_set in TEST_SETS:
+    for test_set in MAIN_JOB_TEST_SETS:
         scores[test_set][SHIPPED_ROW] = evaluate_model(shipped, data_dir, test_set, out / "shipped")
         groups = index_set(data_dir, test_set, on_missing="skip").groups
         centre = predict_centre_prior(groups, out / "centre_prior")
@@ -144,12 +144,12 @@ def render_report(scores: dict[str, dict[str, DatasetScores]], histories: dict[s
     lines += [
         "## What the numbers say",
         "",
-        f"- GCoNet+ vs centre prior on iCoseg: {differences(icoseg, VARIANT_NAMES[0], CENTRE_PRIOR)}.",
+        f"- GCoNet+ vs centre prior on iCoseg: {differences(icoseg, TRAINED_MODEL_NAMES[0], CENTRE_PRIOR)}.",
         f"- GCoNet+ vs the same recipe without GAM and GCM on {GROUP_TEST_SET}: "
-        f"{differences(synthetic, VARIANT_NAMES[0], VARIANT_NAMES[1])}; on iCoseg: "
-        f"{differences(icoseg, VARIANT_NAMES[0], VARIANT_NAMES[1])}.",
+        f"{differences(synthetic, TRAINED_MODEL_NAMES[0], TRAINED_MODEL_NAMES[1])}; on iCoseg: "
+        f"{differences(icoseg, TRAINED_MODEL_NAMES[0], TRAINED_MODEL_NAMES[1])}.",
         f"- Does the group decide on {COCO_GROUPS_SET}? Maps closer to their own group's mask: "
-        + ", ".join(f"{name} {coco_groups[name].group_decision.closer:.1%}" for name in (*VARIANT_NAMES, CENTRE_PRIOR))
+        + ", ".join(f"{name} {coco_groups[name].group_decision.closer:.1%}" for name in (*TRAINED_MODEL_NAMES, CENTRE_PRIOR))
         + f" (chance {coco_groups[CENTRE_PRIOR].group_decision.chance:.1%}).",
         "",
         "![examples](figures/examples.png)",
@@ -163,4 +163,4 @@ def render_report(scores: dict[str, dict[str, DatasetScores]], histories: dict[s
 def differences(rows: dict[str, DatasetScores], model: str, baseline: str) -> str:
     """``S +0.1234, maxF ...``: ``model`` minus ``baseline`` in the official protocol."""
     ours, theirs = rows[model].evaluation.results, rows[baseline].evaluation.results
-    return ", ".join(f"{m} {ours[m] - theirs[m]:+.4f}" for m in METRIC_COLUMNS)
+    return ", ".join(f"{m} {ours[m] - theirs[m]:+.4f}" for m in METRICS)

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from gconet_lab.config import make_config
+from gconet_lab.data.sources.locate import shared_folder
 from gconet_lab.engine.train import Trainer
 from gconet_lab.models import GCoNetPlus
 
 
 def shared_root() -> Path:
-    """``../shared`` beside the project (or ``$GCONET_SHARED``)."""
-    return Path(os.environ.get("GCONET_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+    """The read-only shared folder (:func:`~gconet_lab.data.sources.locate.shared_folder`); absent: ``../shared``, for the message."""
+    return shared_folder() or Path("../shared")
 
 
 def require_shared(relative: str) -> Path:

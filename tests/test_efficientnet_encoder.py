@@ -32,6 +32,8 @@ from gconet_lab.models.efficientnet_encoder import (
     map_state_dict_by_order,
 )
 
+from conftest import shared_root
+
 # iCoseg groups whose name contains the key, and their ImageNet class index.
 ICOSEG_IMAGENET_CLASSES: dict[str, int] = {
     "Pandas": 388,  # giant panda
@@ -40,14 +42,6 @@ ICOSEG_IMAGENET_CLASSES: dict[str, int] = {
     "brown_bear": 294,  # brown bear
 }
 MIN_TOP5_RATE = 0.9
-
-
-def shared_dir() -> Path:
-    """Return the read-only shared data folder: $GCONET_SHARED, else ../shared."""
-    env = os.environ.get("GCONET_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +53,7 @@ def encoder() -> EfficientNetLite0Encoder:
 @pytest.fixture(scope="module")
 def icoseg_images() -> Path:
     """Return the iCoseg image folder; skip locally if absent, fail on CI."""
-    images = shared_dir() / "data" / "icoseg" / "images"
+    images = shared_root() / "data" / "icoseg" / "images"
     if not images.is_dir():
         message = f"iCoseg images not found at {images} (set GCONET_SHARED)"
         if os.environ.get("CI"):

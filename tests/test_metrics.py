@@ -33,6 +33,8 @@ from gconet_lab.metrics import (
 )
 from gconet_lab.metrics.official import _thresholds_passed
 
+from conftest import shared_root
+
 
 def reference_curves(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The official loop over thresholds, written plainly in float64: what fast code must equal."""
@@ -527,14 +529,9 @@ def test_compare_folders_reports_both_toolboxes(folders):
 # Parity with the official evaluator on 121 real iCoseg masks
 
 
-def _shared_dir() -> Path:
-    default = Path(__file__).resolve().parents[1].parent / "shared"
-    return Path(os.environ.get("GCONET_SHARED", default))
-
-
 @pytest.fixture(scope="module")
 def parity_evaluation():
-    shared = _shared_dir()
+    shared = shared_root()
     parity, masks = shared / "reference" / "eval_parity", shared / "data/icoseg/ground_truth"
     if not (parity / "official_metrics.json").exists() or not masks.is_dir():
         message = f"parity data not found under {shared} (set GCONET_SHARED)"
@@ -546,7 +543,7 @@ def parity_evaluation():
 
 def test_dataset_numbers_match_the_official_evaluator(parity_evaluation):
     parity, _ = parity_evaluation
-    check = check_official_parity(parity, _shared_dir() / "data/icoseg/ground_truth")
+    check = check_official_parity(parity, shared_root() / "data/icoseg/ground_truth")
     assert check.images == 121
     assert check.max_abs_difference <= 1e-6, check.format()
 

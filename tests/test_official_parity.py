@@ -115,6 +115,6 @@ def test_any_checkpoint_loader_recognises_an_official_file(fixture, tmp_path):
 
     torch.save({"state_dict": fixture["state_dict"]}, tmp_path / "official.pth")
     model = load_any_model(tmp_path / "official.pth")
-    assert model.config.variant == "official" and not model.training
+    assert model.config == make_config("paper", variant="official") and not model.training
     with torch.no_grad():
         assert (model(fixture["eval_input"]).saliency - fixture["eval_output"]).abs().max() <= 1e-5

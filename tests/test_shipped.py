@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gconet_lab.data.sources.manifest import sha256_of
 from gconet_lab.engine.checkpoint import load_any_model
 from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, SHIPPED_RECIPE
 from gconet_lab.engine.shipped import (
@@ -12,7 +13,6 @@ from gconet_lab.engine.shipped import (
     read_model_card,
     render_model_card,
     resolve_checkpoint,
-    sha256_of,
     shipped_names,
 )
 from gconet_lab.inference.evaluate import evaluate_model

@@ -16,7 +16,6 @@ metrics are measured on the shipped half-precision file itself).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -44,14 +43,6 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
     if text in shipped_names() and not Path(text).exists():
         return WEIGHTS_DIR / f"{text}.pt"
     return Path(text)
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:

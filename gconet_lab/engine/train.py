@@ -28,7 +28,6 @@ import dataclasses
 import itertools
 import json
 import math
-import random
 import sys
 import time
 import warnings
@@ -37,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -66,12 +64,6 @@ LOG_NAME = "log.jsonl"
 
 class Callback(Protocol):
     def __call__(self, record: dict[str, Any]) -> None: ...
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def select_device(requested: str | None = None) -> torch.device:
@@ -232,8 +224,9 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         payload = read_training_checkpoint(self.checkpoint_path)
-        if payload["config"] != self.config.to_dict():
-            changed = sorted(k for k, v in self.config.to_dict().items() if payload["config"].get(k) != v)
+        saved = GCoNetConfig.from_dict(payload["config"]).to_dict()  # an older file's retired labels dropped
+        if saved != self.config.to_dict():
+            changed = sorted(k for k, v in self.config.to_dict().items() if saved.get(k) != v)
             raise ConfigError(f"{self.checkpoint_path} was trained with a different configuration (differs in {changed}); "
                               "use another output folder (--out) or the same configuration")
         saved_classes = payload.get("class_names")

@@ -36,6 +36,7 @@ import torch
 from gconet_lab.config import GCoNetConfig
 from gconet_lab.engine.precision import autocast, native_precisions, resolve_precision
 from gconet_lab.engine.train import make_optimizer
+from gconet_lab.inference import BENCHMARK_TASKS
 from gconet_lab.inference.fast_inference import make_fast_model, max_abs_difference
 from gconet_lab.inference.flops import Peak, count_flops, estimate_peak
 from gconet_lab.losses import GCoNetLoss
@@ -294,7 +295,7 @@ def describe_environment(device: torch.device | str = "cpu") -> dict[str, object
 
 
 # ------------------------------------------------------------------------------------ all at once
-TASKS = ("inference", "training", "evaluation")
+TASKS = BENCHMARK_TASKS
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from IPython.display import display
 from gconet_lab.data import read_mask
 from gconet_lab.lab.viz.feature_maps import DECODER_LEVELS, decoder_features_figure
 from gconet_lab.lab.viz.overlays import failure_figure
+from gconet_lab.metrics import METRICS
 from gconet_lab.models import GCoNetPlus
 from gconet_lab.studies.analysis import (
     GroupBatch,
@@ -117,14 +118,14 @@ def failure_browser(per_image: list[dict], prediction_roots: Mapping[str, str | 
         index = batch.stems.index(record["name"])
         predictions = {name: read_mask(Path(root) / group / f"{record['name']}.png") for name, root in prediction_roots.items()}
         # the ranking is in the title: when one image is the worst by every metric, changing the metric still shows
-        scores = ", ".join(f"{name} {record[name]:.3f}" for name in ("S", "maxF", "maxE", "MAE"))
+        scores = ", ".join(f"{name} {record[name]:.3f}" for name in METRICS)
         title = f"worst #{rank} by {metric}: {record['name']}: {scores}"
         return failure_figure(batch.images[index], batch.masks[index], predictions, title)
 
     group = widgets.Dropdown(options=groups, description="group")
     rank = image_slider("rank (0 = worst)")
     follow_group(group, rank, lambda name: sum(record["group"] == name for record in per_image))
-    metric = widgets.Dropdown(options=["S", "maxF", "maxE", "MAE"], description="worst by")
+    metric = widgets.Dropdown(options=list(METRICS), description="worst by")
     return FigureBrowser(draw, group=group, rank=rank, metric=metric)
 
 

@@ -18,7 +18,7 @@ Typical use::
     write_tables(evaluation, "outputs/CoCA")
 """
 
-from gconet_lab.metrics.evaluator import OfficialEvaluator, summarize
+from gconet_lab.metrics.evaluator import METRICS, REPORTED_METRICS, OfficialEvaluator, summarize
 from gconet_lab.metrics.folders import (
     Evaluation,
     Pairing,
@@ -44,7 +44,9 @@ from gconet_lab.metrics.parity import OFFICIAL_KEYS, OfficialParity, check_offic
 from gconet_lab.metrics.pysod import PySODEvaluator, compare_folders, format_comparison
 
 __all__ = [
+    "METRICS",
     "OFFICIAL_KEYS",
+    "REPORTED_METRICS",
     "THRESHOLDS",
     "Evaluation",
     "GroupDecision",

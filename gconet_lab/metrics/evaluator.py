@@ -21,7 +21,14 @@ import numpy as np
 
 from gconet_lab.metrics.official import THRESHOLDS, ImageMetrics, evaluate_image
 
-__all__ = ["OfficialEvaluator", "summarize"]
+__all__ = ["METRICS", "REPORTED_METRICS", "OfficialEvaluator", "summarize"]
+
+METRICS = ("S", "maxF", "maxE", "MAE")
+"""The four dataset numbers of the paper's tables (S-alpha, max F-beta, max E-xi, MAE; MAE: lower is better).
+
+The one order of this library; a table in another order (Table 3's) derives its order from this one."""
+REPORTED_METRICS = (*METRICS[:2], "meanF", METRICS[2], "meanE", METRICS[3])
+"""Every dataset number :func:`summarize` reports: :data:`METRICS` and the mean of each curve beside its maximum."""
 
 
 def summarize(images: list[ImageMetrics]) -> dict[str, float]:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gconet_lab.data.errors import DataError
+from gconet_lab.metrics.evaluator import METRICS
 from gconet_lab.metrics.folders import evaluate_folders
 
-OFFICIAL_KEYS = {"S": "S", "maxF": "Fmax", "maxE": "Emax", "MAE": "MAE"}
+OFFICIAL_KEYS = dict(zip(METRICS, ("S", "Fmax", "Emax", "MAE"), strict=True))
 """Our name of each dataset number -> the official evaluator's name in ``official_metrics.json``."""
 
 

@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 import py_sod_metrics as psm
 
+from gconet_lab.metrics.evaluator import REPORTED_METRICS
 from gconet_lab.metrics.folders import evaluate_folders
 
 __all__ = ["PySODEvaluator", "compare_folders", "format_comparison"]
-
-METRICS = ("S", "maxF", "meanF", "maxE", "meanE", "MAE")
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -98,12 +97,12 @@ def compare_folders(
 ) -> dict[str, dict[str, float]]:
     """Evaluate one folder pair with both toolboxes, from identical loader output.
 
-    Returns ``{"official": {...}, "pysod": {...}}`` with the metrics in ``METRICS``.
+    Returns ``{"official": {...}, "pysod": {...}}`` with the metrics in ``REPORTED_METRICS``.
     """
     pysod = PySODEvaluator()
     official = evaluate_folders(pred_root, gt_root, groups, progress, also=[pysod]).results
     return {
-        "official": {name: official[name] for name in METRICS},
+        "official": {name: official[name] for name in REPORTED_METRICS},
         "pysod": pysod.results(),
     }
 
@@ -111,7 +110,7 @@ def compare_folders(
 def format_comparison(comparison: dict[str, dict[str, float]]) -> str:
     """A small text table of ``compare_folders`` output: metric, official, pysod, difference."""
     lines = [f"{'metric':<7}{'official':>10}{'pysod':>10}{'pysod-off':>11}"]
-    for name in METRICS:
+    for name in REPORTED_METRICS:
         official, pysod = comparison["official"][name], comparison["pysod"][name]
         lines.append(f"{name:<7}{official:>10.4f}{pysod:>10.4f}{pysod - official:>+11.4f}")
     return "\n".join(lines)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from gconet_lab.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 class ClassPredictor(nn.Module):

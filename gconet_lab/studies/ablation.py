@@ -32,13 +32,12 @@ import torch
 
 from gconet_lab.config import GCoNetConfig
 from gconet_lab.data import Group, index_set, make_test_loader, read_image, read_mask
-from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, Recipe
+from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, TABLE3_TEST_SETS, Recipe
 from gconet_lab.inference.evaluate import predict_dataset, predict_group, predicted_pairing
-from gconet_lab.metrics import evaluate_files
+from gconet_lab.metrics import METRICS, evaluate_files
 from gconet_lab.pipeline import TEST_SET, train
 
-PAPER_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
-METRICS = ("S", "maxF", "maxE", "MAE")  # MAE: lower is better
+PAPER_SETS = TABLE3_TEST_SETS  # the test sets of Tables 1-2, as of Table 3
 TABLE_COMPONENTS = {1: ("Net-Sim", "BN", "HL"), 2: ("RACM", "CEM", "GST")}
 # The configuration switch of each component; Net-Sim has none (always on, see the module docstring).
 SWITCHES = {"BN": "use_bn", "HL": "hybrid_loss", "RACM": "use_racm", "CEM": "use_cem", "GST": "use_gst"}

@@ -76,8 +76,8 @@ def difference_rows(preset: str = "paper") -> list[dict[str, Any]]:
 
 
 def official_option_names() -> set[str]:
-    """Every option that ``variant="official"`` changes (``variant`` itself left out)."""
-    return (set(OFFICIAL_OVERRIDES) | set(OFFICIAL_RECIPE)) - {"variant"}
+    """Every option that ``variant="official"`` changes."""
+    return set(OFFICIAL_OVERRIDES) | set(OFFICIAL_RECIPE)
 
 
 def cell(text: str) -> str:

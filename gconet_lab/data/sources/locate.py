@@ -42,15 +42,22 @@ def cache_root() -> Path:
     return Path(base) / CACHE_NAME
 
 
-def shared_data_folder() -> Path | None:
-    """``$GCONET_SHARED/data`` when set, else ``../shared/data`` beside the working directory or the project."""
+def shared_folder() -> Path | None:
+    """The read-only shared folder (``data/``, ``reference/``): ``$GCONET_SHARED`` when set, else the
+    ``shared`` folder with a ``data/`` beside (or in) the working directory or the project; ``None`` without one."""
     if SHARED_ENV in os.environ:
-        return Path(os.environ[SHARED_ENV]) / "data"
+        return Path(os.environ[SHARED_ENV])
     for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        for candidate in (base.parent / "shared" / "data", base / "shared" / "data"):
-            if candidate.is_dir():
+        for candidate in (base.parent / "shared", base / "shared"):
+            if (candidate / "data").is_dir():
                 return candidate
     return None
+
+
+def shared_data_folder() -> Path | None:
+    """``data/`` of :func:`shared_folder`, or ``None``."""
+    shared = shared_folder()
+    return None if shared is None else shared / "data"
 
 
 def raw_data_root(source: str | Path | None = None, progress: bool = True) -> Path:
