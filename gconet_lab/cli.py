@@ -151,16 +151,15 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"Table 3, GCoNet+ {recipe.label}: {expected}")
 
 
-def load_inference_model(args: argparse.Namespace):
-    """``--checkpoint`` on ``--device`` in ``--precision``: fp32 the model itself, bf16/fp16 its fast path."""
-    from gconet_lab.engine.checkpoint import load_any_model
-    from gconet_lab.engine.shipped import resolve_checkpoint
+def model_to_run(args: argparse.Namespace):
+    """``gconet_plus(--checkpoint)`` on ``--device``, run in ``--precision``: fp32 the model itself, bf16/fp16 its fast path."""
     from gconet_lab.engine.train import select_device
     from gconet_lab.inference.fast_inference import make_fast_model
+    from gconet_lab.models.weights import gconet_plus
 
     device = select_device(args.device)
-    precision = resolved_precision(args.precision, device)
-    model = load_any_model(resolve_checkpoint(args.checkpoint), device)
+    precision = resolved_precision(args.precision, device)  # refused before the model is read
+    model = gconet_plus(args.checkpoint, device=device)
     return model if precision == "fp32" else make_fast_model(model, precision=precision)
 
 
@@ -175,20 +174,14 @@ def resolved_precision(precision: str, device) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from gconet_lab.data import index_set, make_test_loader
-    from gconet_lab.inference.evaluate import predict_dataset, predicted_pairing, score_predictions
+    from gconet_lab.inference.evaluate import evaluate_model
     from gconet_lab.metrics import format_comparison
 
-    model = load_inference_model(args)
-    indexed = index_set(args.data, args.set, on_missing="skip" if args.skip_missing else "error",
-                        skip_option="--skip-missing")
-    if indexed.report.skipped:
-        print(indexed.report.summary(), file=sys.stderr)
-    out = Path(args.out)
-    predict_dataset(model, make_test_loader(indexed, model.config.image_size), out / "predictions", next(model.parameters()).device)
-    # exactly this run's images, paired with their masks as training pairs them: never maps left by an earlier run
-    scores = score_predictions(out / "predictions" / args.set, Path(args.data) / "gts" / args.set, out,
-                               pairing=predicted_pairing(indexed.groups))
+    model = model_to_run(args)
+    scores = evaluate_model(model, args.data, args.set, args.out, on_missing="skip" if args.skip_missing else "error",
+                            skip_option="--skip-missing", progress=True)
+    if scores.index_report.skipped:
+        print(scores.index_report.summary(), file=sys.stderr)
     print(format_comparison({"official": scores.evaluation.results, "pysod": scores.pysod}))
     if scores.group_decision is not None:  # photos in several groups: does the group decide their maps?
         print(scores.group_decision.format())
@@ -204,7 +197,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from gconet_lab.inference.predict_folder import plan_prediction
 
     plan = plan_prediction(args.images, args.out)
-    model = load_inference_model(args)
+    model = model_to_run(args)
     ensure_writable_folder(args.out)
     print(plan.describe(), file=sys.stderr)
     for name, paths in plan.groups:
@@ -378,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(evaluate)
     evaluate.add_argument("--data", required=True, help="root holding images/<set>/ and gts/<set>/")
     evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
-    evaluate.add_argument("--out", required=True, help="folder for predictions/ and the CSV tables")
+    evaluate.add_argument("--out", required=True, help="folder for predictions/<set>/ and tables/<set>/ (the CSV tables)")
     evaluate.add_argument("--skip-missing", action="store_true", help="skip images without masks (reported) instead of failing")
     evaluate.set_defaults(func=cmd_evaluate)
 

@@ -6,15 +6,11 @@
   (:func:`~gconet_lab.data.sources.locate.raw_data_root`).
 * :func:`train` trains one configuration on CoSOD-layout sets.
 * :func:`train_recipe` trains a named recipe (e.g. the shipped model's, ``cpu-copypaste-224``).
-* :func:`get_trained_model` loads the shipped model (or one named by ``$GCONET_LAB_MODEL``), so every
-  notebook can run on its own without training; an official GCoNet+ checkpoint can be used instead
-  by setting one path.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import time
 import zlib
 from collections.abc import Callable
@@ -33,11 +29,9 @@ from gconet_lab.data.sources.icoseg import convert_icoseg
 from gconet_lab.data.sources.locate import raw_data_root, shared_data_folder
 from gconet_lab.data.sources.synthetic import generate as generate_synthetic
 from gconet_lab.engine import distributed
-from gconet_lab.engine.checkpoint import load_any_model
 from gconet_lab.engine.recipes import RECIPES
-from gconet_lab.engine.shipped import DEFAULT_MODEL, resolve_checkpoint
 from gconet_lab.engine.train import Trainer, TrainResult
-from gconet_lab.models import GCoNetPlus, official_model
+from gconet_lab.models import GCoNetPlus
 from gconet_lab.models.gconet_plus import deepest_channels
 
 TRAIN_SETS = ("COCO128-SEG", "Synthetic_train")
@@ -175,18 +169,3 @@ def train_recipe(recipe: str, data_dir: str | Path, out_dir: str | Path, epochs:
     chosen = RECIPES[recipe]
     return train(chosen.config(**overrides), data_dir, out_dir, chosen.sets, epochs=epochs, device=device, progress=progress, callbacks=callbacks)
 
-
-def get_trained_model(model: str | Path | None = None, device: str | None = None) -> GCoNetPlus:
-    """The model the notebooks study, in eval mode, without training anything.
-
-    In this order: an official GCoNet+ ``.pth`` named by ``$GCONET_OFFICIAL_CHECKPOINT`` (loaded
-    into the ``paper`` preset with ``variant="official"``); else ``model`` or ``$GCONET_LAB_MODEL``,
-    a shipped model's short name or a gconet-lab checkpoint; else the shipped
-    :data:`~gconet_lab.engine.shipped.DEFAULT_MODEL`.
-    """
-    official_checkpoint = os.environ.get("GCONET_OFFICIAL_CHECKPOINT")
-    if official_checkpoint:
-        loaded = official_model(official_checkpoint)
-    else:
-        loaded = load_any_model(resolve_checkpoint(model or os.environ.get("GCONET_LAB_MODEL") or DEFAULT_MODEL))
-    return loaded.to(device or "cpu").eval()

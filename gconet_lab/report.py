@@ -19,18 +19,12 @@ import numpy as np
 
 from gconet_lab.data import index_set, read_image, read_mask
 from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES
-from gconet_lab.engine.shipped import DEFAULT_MODEL
-from gconet_lab.inference.evaluate import (
-    DatasetScores,
-    evaluate_model,
-    predict_centre_prior,
-    predicted_pairing,
-    score_predictions,
-)
+from gconet_lab.inference.evaluate import CENTRE_PRIOR, DatasetScores, evaluate_model
 from gconet_lab.lab.viz.grids import prediction_grid
 from gconet_lab.lab.viz.metric_plots import loss_curves
 from gconet_lab.metrics import METRICS
-from gconet_lab.pipeline import COCO_GROUPS_SET, TEST_SET, get_trained_model, prepare_default_data, train_recipe
+from gconet_lab.models.weights import GCoNetWeights, gconet_plus
+from gconet_lab.pipeline import COCO_GROUPS_SET, TEST_SET, prepare_default_data, train_recipe
 
 MAIN_JOB_RECIPE = CPU_RECIPE  # the shipped model's recipe at 128 px
 MAIN_JOB_EPOCHS = RECIPES[MAIN_JOB_RECIPE].config().epochs  # two trainings fit the 20 minutes on 2 cores
@@ -38,8 +32,7 @@ GROUP_TEST_SET = "Synthetic_test"  # shapes where only the group tells which obj
 MAIN_JOB_TEST_SETS = (TEST_SET, GROUP_TEST_SET, COCO_GROUPS_SET)  # COCO-groups: real photos, each in several groups
 TRAINED_MODELS = {"GCoNet+": {}, "without GAM and GCM": {"use_gam": False, "use_gcm": False}}  # name: recipe overrides
 TRAINED_MODEL_NAMES = tuple(TRAINED_MODELS)
-SHIPPED_ROW = f"shipped {DEFAULT_MODEL}"
-CENTRE_PRIOR = "centre prior"
+SHIPPED_ROW = f"shipped {GCoNetWeights.DEFAULT.model_name}"
 
 
 def markdown_table(scores: dict[str, DatasetScores]) -> str:
@@ -91,17 +84,13 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
         trained = train_recipe(MAIN_JOB_RECIPE, data_dir, run_dir, epochs=epochs or MAIN_JOB_EPOCHS, device=device, **overrides)
         histories[name] = trained.result.history
         for test_set in MAIN_JOB_TEST_SETS:  # never maps of an earlier run: evaluate_model scores exactly this run's
-            scores[test_set][name] = evaluate_model(trained.model, data_dir, test_set, run_dir / "predictions")
+            scores[test_set][name] = evaluate_model(trained.model, data_dir, test_set, run_dir)
         predictions[name] = run_dir / "predictions"
-    shipped = get_trained_model(DEFAULT_MODEL, device=device)
+    shipped = gconet_plus(GCoNetWeights.DEFAULT, device=device or "cpu")
     for test_set in MAIN_JOB_TEST_SETS:
         scores[test_set][SHIPPED_ROW] = evaluate_model(shipped, data_dir, test_set, out / "shipped")
-        groups = index_set(data_dir, test_set, on_missing="skip").groups
-        centre = predict_centre_prior(groups, out / "centre_prior")
-        scores[test_set][CENTRE_PRIOR] = score_predictions(centre / test_set, data_dir / "gts" / test_set,
-                                                            out / "tables" / "centre_prior" / test_set,
-                                                            pairing=predicted_pairing(groups))
-    predictions[CENTRE_PRIOR] = out / "centre_prior"
+        scores[test_set][CENTRE_PRIOR] = evaluate_model(CENTRE_PRIOR, data_dir, test_set, out / "centre_prior")
+    predictions[CENTRE_PRIOR] = out / "centre_prior" / "predictions"
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     rows, titles = example_rows(data_dir, predictions)

@@ -31,7 +31,7 @@ def test_prepare_train_evaluate_predict_on_real_data(tmp_path, capsys):
     main(["train", "--data", str(data), "--sets", "COCO128-SEG", "--out", str(run), "--preset", "tiny", "--epochs", "1"])
     main(["evaluate", "--checkpoint", str(run / "checkpoint.pt"), "--data", str(data), "--set", "iCoseg", "--out", str(run / "eval")])
     out = capsys.readouterr().out
-    assert "maxF" in out and (run / "eval" / "per_image.csv").exists()
+    assert "maxF" in out and (run / "eval" / "tables" / "iCoseg" / "per_image.csv").exists()
     assert len(list((run / "eval" / "predictions" / "iCoseg").rglob("*.png"))) == 481
     main(["predict", "--checkpoint", str(run / "checkpoint.pt"), "--images", str(shared / "icoseg" / "images" / "brown_bear"), "--out", str(tmp_path / "maps")])
     assert len(list((tmp_path / "maps").glob("*.png"))) == 5

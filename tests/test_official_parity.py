@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 
 from gconet_lab.config import make_config
-from gconet_lab.models import CheckpointError, GCoNetPlus, load_official_checkpoint, official_model
+from gconet_lab.models import CheckpointError, GCoNetPlus, load_official_checkpoint
+from gconet_lab.models.weights import gconet_plus
 
 from conftest import require_shared
 
@@ -38,6 +39,13 @@ def fixture() -> dict:
 def fixture64() -> dict:
     path = require_shared("reference/official_gconet_plus_fixture_float64.pt")
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def official_model(state_dict: dict[str, Tensor]) -> GCoNetPlus:
+    """The official GCoNet+ with ``state_dict``, in eval mode (what ``gconet_plus("<official>.pth")`` builds)."""
+    model = GCoNetPlus(make_config("paper", variant="official"))
+    load_official_checkpoint(model, state_dict)
+    return model.eval()
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +118,9 @@ def test_parameter_count_matches_the_official_model_less_its_unused_modules():
     assert sum(p.numel() for p in model.parameters()) == 18_415_048 - 787_968 - 33
 
 
-def test_any_checkpoint_loader_recognises_an_official_file(fixture, tmp_path):
-    from gconet_lab.engine.checkpoint import load_any_model
-
+def test_the_builder_recognises_an_official_file(fixture, tmp_path):
     torch.save({"state_dict": fixture["state_dict"]}, tmp_path / "official.pth")
-    model = load_any_model(tmp_path / "official.pth")
+    model = gconet_plus(tmp_path / "official.pth")
     assert model.config == make_config("paper", variant="official") and not model.training
     with torch.no_grad():
         assert (model(fixture["eval_input"]).saliency - fixture["eval_output"]).abs().max() <= 1e-5

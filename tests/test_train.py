@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from gconet_lab.config import make_config
-from gconet_lab.engine.checkpoint import load_model_from_checkpoint, read_training_checkpoint
+from gconet_lab.engine.checkpoint import read_training_checkpoint
 from gconet_lab.engine.train import Trainer, make_optimizer, read_log
 from gconet_lab.models import CheckpointError, GCoNetPlus
+from gconet_lab.models.weights import gconet_plus
 
 
 def synthetic_loader(steps: int, n: int = 2, size: int = 64, seed: int = 0) -> list[dict]:
@@ -104,7 +105,7 @@ def test_non_finite_loss_skips_the_step_and_keeps_training(tmp_path):
 def test_checkpoint_reloads_the_trained_model(tmp_path):
     trainer = make_trainer(tmp_path)
     trainer.fit(epochs=1)
-    model = load_model_from_checkpoint(tmp_path / "checkpoint.pt")
+    model = gconet_plus(tmp_path / "checkpoint.pt")
     images = torch.randn(3, 3, 64, 64)
     trainer.model.eval()
     with torch.no_grad():
@@ -116,10 +117,10 @@ def test_foreign_and_truncated_checkpoints_are_clear_errors(tmp_path):
     data = (tmp_path / "checkpoint.pt").read_bytes()
     (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
-        load_model_from_checkpoint(tmp_path / "truncated.pt")
+        gconet_plus(tmp_path / "truncated.pt")
     torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
-    with pytest.raises(CheckpointError, match="not a gconet_lab training checkpoint"):
-        load_model_from_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match=r"foreign\.pt does not fit this GCoNet\+ model"):
+        gconet_plus(tmp_path / "foreign.pt")
 
 
 def square_loader(steps: int, n: int = 2, size: int = 64, seed: int = 0) -> list[dict]:
@@ -161,8 +162,6 @@ def test_short_training_learns_the_task(tmp_path):
     assert held_out_mae() < 0.7 * before
 
 
-def test_any_checkpoint_loader_recognises_a_training_checkpoint(tmp_path):
-    from gconet_lab.engine.checkpoint import load_any_model
-
+def test_the_builder_recognises_a_training_checkpoint(tmp_path):
     make_trainer(tmp_path).fit(epochs=1)
-    assert load_any_model(tmp_path / "checkpoint.pt").config.image_size == 64
+    assert gconet_plus(tmp_path / "checkpoint.pt").config.image_size == 64

@@ -22,11 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gconet_lab.config import ConfigError, GCoNetConfig
-from gconet_lab.models.official_checkpoint import CheckpointError, check_finite_weights, read_checkpoint_file
-
-CHECKPOINT_FORMAT = "gconet_lab/1"
-WEIGHTS_FORMAT = "gconet_lab/weights-1"  # a trained model without optimizer or position (gconet_lab.engine.shipped)
+from gconet_lab.config import GCoNetConfig
+from gconet_lab.models.official_checkpoint import CheckpointError, read_checkpoint_file
+from gconet_lab.models.weights import CHECKPOINT_FORMAT
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -122,40 +120,8 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     payload = read_checkpoint_file(path)
     if not is_training_checkpoint(payload):
         raise CheckpointError(
-            f"{os.fspath(path)!r} is not a gconet_lab training checkpoint; official GCoNet+ weights load "
-            "with gconet_lab.models.load_official_checkpoint"
+            f"{os.fspath(path)!r} is not a gconet_lab training checkpoint; a model of any checkpoint loads "
+            "with gconet_lab.gconet_plus(path)"
         )
     return payload
 
-
-def model_from_training_checkpoint(payload: dict[str, Any], source: str | os.PathLike = "checkpoint"):
-    """Rebuild, in eval mode, the model a (read) training checkpoint was made with."""
-    from gconet_lab.models import GCoNetPlus
-
-    try:
-        config = GCoNetConfig.from_dict(payload["config"])
-    except ConfigError as error:
-        raise CheckpointError(f"{os.fspath(source)!r} was written with another configuration format: {error}") from error
-    check_finite_weights(payload["model"], source)
-    model = GCoNetPlus(config.replace(pretrained=False))  # the weights come from the checkpoint
-    model.config = config
-    try:
-        model.load_state_dict(payload["model"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{os.fspath(source)!r} does not fit its own configuration: {error}") from error
-    return model.eval()
-
-
-def load_model_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """Rebuild the model a training checkpoint was made with, in eval mode."""
-    return model_from_training_checkpoint(read_training_checkpoint(path), path).to(device)
-
-
-def load_any_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """A gconet_lab training checkpoint or shipped weights, or an official GCoNet+ file (then the official variant); read once."""
-    from gconet_lab.models import official_model
-
-    payload = read_checkpoint_file(path)
-    if is_training_checkpoint(payload) or (isinstance(payload, dict) and payload.get("format") == WEIGHTS_FORMAT):
-        return model_from_training_checkpoint(payload, path).to(device)
-    return official_model(payload, source=os.fspath(path)).to(device)

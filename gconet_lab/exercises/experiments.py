@@ -1,4 +1,4 @@
-"""Short trainings and evaluations for the exercises that compare models (4, 5 and 6).
+"""Short trainings for the exercises that compare models (4 and 5); they score them with :func:`~gconet_lab.inference.evaluate.evaluate_model`.
 
 At full scale a run is the ``cpu`` preset on the default training sets; under the fast profile it
 is the ``tiny`` preset at 32 x 32 with groups of 2, for one epoch of the synthetic set: enough to
@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from torch import nn
 
 from gconet_lab.config import make_config
-from gconet_lab.inference.evaluate import evaluate_model
 from gconet_lab.lab.notebook import default_data, pick
 from gconet_lab.models import GCoNetPlus
 from gconet_lab.pipeline import TRAIN_SETS, train
@@ -31,13 +29,3 @@ def quick_train(gam: Callable[[int], nn.Module] | None = None, epochs: int | Non
         trained = train(config, default_data(), out, sets=pick(full=TRAIN_SETS, fast=("Synthetic_train",)),
                         epochs=epochs or pick(full=config.epochs, fast=1), progress=False, gam=gam)
     return trained.model.eval()
-
-
-def evaluate_set(model: nn.Module, set_name: str, data_dir: Path | None = None, out: Path | None = None) -> dict[str, float]:
-    """Official-protocol metrics (S, maxF, maxE, MAE, ...) of ``model`` on one set of the default data (or ``data_dir``).
-
-    :func:`gconet_lab.inference.evaluate.evaluate_model` with the notebooks' defaults: the maps go to a
-    temporary folder unless ``out`` is given.
-    """
-    with tempfile.TemporaryDirectory() as scratch:
-        return evaluate_model(model, data_dir or default_data(), set_name, out or scratch).evaluation.results

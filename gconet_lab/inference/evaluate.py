@@ -7,8 +7,12 @@ The folder is then scored with :mod:`gconet_lab.metrics` (the eval-co-sod protoc
 with pysodmetrics, whose conventions give slightly different numbers; a set whose photos sit in
 several groups also gets the group-decision measure (:mod:`gconet_lab.metrics.group_decision`).
 
-:func:`evaluate_model` does both for one set: every caller that scores a model (the shipped model's
-card, the exercises) goes through it.
+:func:`evaluate_model` does both for one set, for a model or the centre-prior baseline, and is the one
+evaluation every caller uses (the command line, the main job, the ablations, the exercises, the shipped
+model's card). Its folder layout::
+
+    <out>/predictions/<set>/<group>/<name>.png     the maps
+    <out>/tables/<set>/per_image.csv, per_group.csv
 
 Faults: a model whose maps are not finite (diverged weights) raises :class:`NonFiniteOutputError`
 instead of writing black maps; a disk that fills up while a map is written leaves no partial file
@@ -17,10 +21,11 @@ and raises :class:`~gconet_lab.engine.storage.DiskFullError`.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -29,6 +34,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from gconet_lab.data import Group, image_size, index_set, make_test_loader
+from gconet_lab.data.layout import IndexReport, OnMissing
 from gconet_lab.engine.storage import DiskFullError, ensure_writable_folder, is_disk_full
 from gconet_lab.metrics import Evaluation, Pairing, PySODEvaluator, evaluate_files, evaluate_folders, write_tables
 from gconet_lab.metrics.group_decision import GroupDecision, group_decision
@@ -109,12 +115,17 @@ def predict_centre_prior(groups: Iterable[Group], out_dir: str | Path) -> Path:
     return out_dir
 
 
+CENTRE_PRIOR = "centre prior"
+"""Give :func:`evaluate_model` this instead of a model to score the centre-prior baseline the same way."""
+
+
 @dataclass
 class DatasetScores:
     evaluation: Evaluation  # official protocol: results, per-image and per-group records, curves
     pysod: dict[str, float]  # the same metrics by pysodmetrics' conventions
-    tables: tuple[Path, Path]  # per_image.csv, per_group.csv
+    tables: tuple[Path, ...]  # per_image.csv, per_group.csv (none when evaluate_model kept no files)
     group_decision: GroupDecision | None  # None: no photo of the set is in two or more groups
+    index_report: IndexReport = field(default_factory=IndexReport)  # what indexing the set skipped or ignored
 
 
 def predicted_pairing(groups: Iterable[Group]) -> Pairing:
@@ -144,17 +155,35 @@ def score_predictions(pred_root: str | Path, gt_root: str | Path, table_dir: str
                          group_decision(pred_root, gt_root, evaluation.pairing, progress=progress))
 
 
-def evaluate_model(model: torch.nn.Module, data_dir: str | Path, set_name: str, out_dir: str | Path,
-                   progress: bool = False) -> DatasetScores:
+def evaluate_model(model: torch.nn.Module | Literal["centre prior"], data_dir: str | Path, set_name: str,
+                   out_dir: str | Path | None = None, *, groups: int | None = None, on_missing: OnMissing = "skip",
+                   skip_option: str | None = "on_missing='skip'", progress: bool = False) -> DatasetScores:
     """Predict the CoSOD-layout set ``data_dir/<set_name>`` with ``model`` and score it: the one evaluation of a model.
 
-    The maps go to ``out_dir/<set_name>/<group>/`` and the CSV tables to ``out_dir/tables/<set_name>/``;
-    images without a mask are left out, and exactly this run's maps are scored (:func:`predicted_pairing`).
-    The model runs on the device its weights are on.
+    ``model`` is a GCoNet+ (it runs on the device its weights are on, in its own precision) or
+    :data:`CENTRE_PRIOR`. The maps and tables go to ``out_dir`` in the layout of the module docstring;
+    without ``out_dir`` they go to a temporary folder that is removed (only the scores come back).
+    ``groups`` keeps the set's first groups (sorted by name). Images without a mask are left out
+    (``on_missing="skip"``, listed in ``index_report``) or refused (``"error"``, whose message names
+    ``skip_option``). Exactly this run's maps are scored (:func:`predicted_pairing`), whatever else
+    ``out_dir`` holds.
     """
+    if out_dir is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            scores = evaluate_model(model, data_dir, set_name, scratch, groups=groups, on_missing=on_missing,
+                                    skip_option=skip_option, progress=progress)
+        return replace(scores, tables=())
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    indexed = index_set(data_dir, set_name, on_missing="skip")
-    loader = make_test_loader(indexed, model.config.image_size)
-    predictions = predict_dataset(model, loader, out_dir, device=next(model.parameters()).device, progress=progress)
-    return score_predictions(predictions / set_name, data_dir / "gts" / set_name, out_dir / "tables" / set_name,
-                             progress=progress, pairing=predicted_pairing(indexed.groups))
+    indexed = index_set(data_dir, set_name, on_missing=on_missing, skip_option=skip_option)
+    chosen = indexed.groups[:groups]
+    predictions = out_dir / "predictions"
+    if isinstance(model, str):
+        if model != CENTRE_PRIOR:
+            raise ValueError(f"model must be a GCoNet+ or {CENTRE_PRIOR!r}, got {model!r}")
+        predict_centre_prior(chosen, predictions)
+    else:
+        loader = make_test_loader(chosen, model.config.image_size)
+        predict_dataset(model, loader, predictions, device=next(model.parameters()).device, progress=progress)
+    scores = score_predictions(predictions / set_name, data_dir / "gts" / set_name, out_dir / "tables" / set_name,
+                               progress=progress, pairing=predicted_pairing(chosen))
+    return replace(scores, index_report=indexed.report)

@@ -22,9 +22,12 @@ import torch
 
 from gconet_lab.engine.recipes import CPU_RECIPE
 from gconet_lab.models import GCoNetPlus
-from gconet_lab.pipeline import get_trained_model, prepare_default_data, train_recipe
+from gconet_lab.models.weights import GCoNetWeights
+from gconet_lab.pipeline import prepare_default_data, train_recipe
 
 FAST_PROFILE_ENV = "GCONET_LAB_FAST"
+MODEL_ENV = "GCONET_LAB_MODEL"  # a shipped model's name or a checkpoint to study instead of the shipped model
+OFFICIAL_CHECKPOINT_ENV = "GCONET_OFFICIAL_CHECKPOINT"  # an official GCoNet+ .pth to study instead
 RECIPE = CPU_RECIPE  # the shipped model's recipe at 128 px: own_model and trained_variant train it
 T = TypeVar("T")
 
@@ -68,14 +71,14 @@ def variants_dir() -> Path:
     return outputs_dir() / pick("variants", "variants_fast")
 
 
-def trained_model(device: str | None = None) -> GCoNetPlus:
-    """The model the notebooks study, in eval mode, loaded without training.
+def studied_weights() -> GCoNetWeights | str:
+    """The weights the notebooks study with ``gconet_plus(studied_weights())``, loaded without training.
 
-    The shipped model (``gconet_lab/weights/``, see its model card) in both profiles; an official
-    GCoNet+ checkpoint when ``$GCONET_OFFICIAL_CHECKPOINT`` names one, or another shipped model or
-    checkpoint named by ``$GCONET_LAB_MODEL`` (:func:`gconet_lab.pipeline.get_trained_model`).
+    :attr:`GCoNetWeights.DEFAULT`, the shipped model (see its model card), in both profiles; an
+    official GCoNet+ ``.pth`` named by ``$GCONET_OFFICIAL_CHECKPOINT``, else another shipped model's
+    name or a checkpoint named by ``$GCONET_LAB_MODEL``, instead.
     """
-    return get_trained_model(device=device)
+    return os.environ.get(OFFICIAL_CHECKPOINT_ENV) or os.environ.get(MODEL_ENV) or GCoNetWeights.DEFAULT
 
 
 def own_model(epochs: int | None = None, progress: bool = True) -> GCoNetPlus:
@@ -108,4 +111,4 @@ def setup(seed: int = 0) -> str:
     return f"profile: {'fast' if fast_profile() else 'full'}"
 
 
-__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "own_model", "own_model_dir", "trained_model", "trained_variant", "variants_dir"]
+__all__ = ["FAST_PROFILE_ENV", "default_data", "fast_profile", "outputs_dir", "pick", "project_root", "setup", "own_model", "own_model_dir", "studied_weights", "trained_variant", "variants_dir"]

@@ -11,12 +11,12 @@ from gconet_lab.models.decoder import FPNDecoder
 from gconet_lab.models.gam import CosineGroupAffinityModule, GAMOutput, GroupAffinityModule, group_affinity_attention
 from gconet_lab.models.gcm import GCMHead, collaborate
 from gconet_lab.models.gconet_plus import GCoNetIntermediates, GCoNetOutput, GCoNetPlus, build_encoder
-from gconet_lab.models.official_checkpoint import CheckpointError, load_official_checkpoint, official_model
+from gconet_lab.models.official_checkpoint import CheckpointError, load_official_checkpoint
 from gconet_lab.models.vgg_encoder import PretrainedWeightsUnavailable, VGG16BNEncoder
 
 __all__ = [
     "CEMOutput", "ConfidenceEnhancementModule", "differentiable_binarization", "uncertain_fraction", "ClassPredictor", "mask_images",
     "FPNDecoder", "CosineGroupAffinityModule", "GAMOutput", "GroupAffinityModule", "group_affinity_attention", "GCMHead", "collaborate",
     "GCoNetIntermediates", "GCoNetOutput", "GCoNetPlus", "build_encoder", "CheckpointError",
-    "load_official_checkpoint", "official_model", "PretrainedWeightsUnavailable", "VGG16BNEncoder",
+    "load_official_checkpoint", "PretrainedWeightsUnavailable", "VGG16BNEncoder",
 ]

@@ -75,11 +75,11 @@ def convert_official_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tens
 _ALLOWED_NUMPY = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), np.zeros(1).__reduce__()[0]]
 
 
-def read_checkpoint_file(path: str | os.PathLike) -> Any:
+def read_checkpoint_file(path: str | os.PathLike) -> dict[str, Any]:
     """The contents of a checkpoint file, read with ``weights_only=True``: a file that would run code is refused.
 
     Raises :class:`CheckpointError` for anything that is not a regular file (a FIFO would block the
-    read forever) and for truncated, foreign or unsafe files.
+    read forever), for truncated, foreign or unsafe files, and for a PyTorch file that holds no dict.
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {os.fspath(path)!r} does not exist")
@@ -87,9 +87,13 @@ def read_checkpoint_file(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{os.fspath(path)!r} is not a regular file")
     try:
         with torch.serialization.safe_globals(_ALLOWED_NUMPY):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated, foreign or unsafe files raise many different errors
         raise CheckpointError(f"cannot read checkpoint {os.fspath(path)!r}: {_load_failure(error)}") from error
+    if not isinstance(payload, dict):  # every checkpoint, ours or official, is a dict (a tensor alone is no model)
+        raise CheckpointError(f"{os.fspath(path)!r} is not a checkpoint: it holds a {type(payload).__name__}, "
+                              "not a dict of weights")
+    return payload
 
 
 def _load_failure(error: Exception) -> str:
@@ -140,12 +144,3 @@ def load_official_checkpoint(model: nn.Module, checkpoint: str | os.PathLike | d
         raise CheckpointError("\n".join(lines))
     model.load_state_dict(state)
 
-
-def official_model(checkpoint: str | os.PathLike | dict, source: str | None = None) -> nn.Module:
-    """The official GCoNet+ (``paper`` preset, ``variant="official"``) with ``checkpoint``'s weights, in eval mode."""
-    from gconet_lab.config import make_config
-    from gconet_lab.models.gconet_plus import GCoNetPlus
-
-    model = GCoNetPlus(make_config("paper", variant="official"))
-    load_official_checkpoint(model, checkpoint, source)
-    return model.eval()

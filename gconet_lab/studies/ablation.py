@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from gconet_lab.config import GCoNetConfig
-from gconet_lab.data import Group, index_set, make_test_loader, read_image, read_mask
+from gconet_lab.data import Group, make_test_loader, read_image, read_mask
 from gconet_lab.engine.recipes import CPU_RECIPE, RECIPES, TABLE3_TEST_SETS, Recipe
-from gconet_lab.inference.evaluate import predict_dataset, predict_group, predicted_pairing
-from gconet_lab.metrics import METRICS, evaluate_files
+from gconet_lab.inference.evaluate import evaluate_model, predict_group
+from gconet_lab.metrics import METRICS
 from gconet_lab.pipeline import TEST_SET, train
 
 PAPER_SETS = TABLE3_TEST_SETS  # the test sets of Tables 1-2, as of Table 3
@@ -132,15 +132,10 @@ class AblationRecord:
 
 
 def train_and_score(row: AblationRow, data_dir: Path, run_dir: Path, recipe: Recipe, epochs: int | None,
-                    groups: Sequence[Group], progress: bool) -> AblationRecord:
-    """Train one row (or load its complete checkpoint), predict ``groups`` and score them (Sec. 4.2-4.3)."""
+                    test_set: str, test_groups: int | None, progress: bool) -> AblationRecord:
+    """Train one row (or load its complete checkpoint), then predict and score ``test_set`` (Sec. 4.2-4.3)."""
     trained = train(row.config(recipe), data_dir, run_dir, sets=recipe.sets, epochs=epochs, progress=progress)
-    model = trained.model
-    loader = make_test_loader(groups, model.config.image_size)
-    predictions = predict_dataset(model, loader, run_dir / "predictions", next(model.parameters()).device, progress)
-    set_name = groups[0].set_name
-    evaluation = evaluate_files(predictions / set_name, Path(data_dir) / "gts" / set_name,
-                                predicted_pairing(groups), progress=progress)  # exactly these groups' maps
+    evaluation = evaluate_model(trained.model, data_dir, test_set, run_dir, groups=test_groups, progress=progress).evaluation
     return AblationRecord(row, evaluation.results, evaluation.per_group, trained.result.steps,
                           cached=not trained.result.history)
 
@@ -157,11 +152,11 @@ def run_ablation(rows: Sequence[AblationRow], data_dir: str | Path, runs_dir: st
     ``test_groups`` keeps only the first groups of ``test_set`` (sorted by name).
     """
     data_dir, runs_dir = Path(data_dir), Path(runs_dir)
-    groups = index_set(data_dir, test_set).groups[:test_groups]
     done: dict[str, AblationRecord] = {}
     for row in rows:
         if row.name not in done:
-            done[row.name] = train_and_score(row, data_dir, runs_dir / row.name, recipe, epochs, groups, progress)
+            done[row.name] = train_and_score(row, data_dir, runs_dir / row.name, recipe, epochs, test_set, test_groups,
+                                             progress)
     return [replace(done[row.name], row=row) for row in rows]
 
 
