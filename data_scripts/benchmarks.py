@@ -14,7 +14,7 @@ import argparse
 import urllib.parse
 from pathlib import Path, PurePosixPath
 
-from gconet_lab.data.errors import DataError
+from gconet_lab.cli import run_script
 from gconet_lab.data.sources.benchmarks import BENCHMARKS, extract_and_verify, verify_archive
 from gconet_lab.data.sources.download import download
 from gconet_lab.data.sources.registry import RemoteFile
@@ -55,9 +55,7 @@ def _fetch(name: str, url: str | None, dest: Path) -> Path:
     return download(RemoteFile(file_name, url), dest)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    args = _parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> None:
     if args.command == "list":
         for b in BENCHMARKS.values():
             images = b.n_images or "~200k"
@@ -74,12 +72,14 @@ def main(argv: list[str] | None = None) -> None:
         archive = (
             args.archive if args.command == "extract" else _fetch(args.name, args.url, args.dest)
         )
-        try:
-            root, indexed = extract_and_verify(archive, args.name, args.dest, args.sha256)
-        except DataError as error:
-            raise SystemExit(str(error)) from None
+        root, indexed = extract_and_verify(archive, args.name, args.dest, args.sha256)
         counts = f"{len(indexed.groups)} groups, {indexed.num_images} images"
         print(f"{indexed.name}: {counts} under {root}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point; a bad archive or download is one line naming it, exit status 2."""
+    run_script(_parser(), _run, argv)
 
 
 if __name__ == "__main__":

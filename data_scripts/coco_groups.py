@@ -12,14 +12,15 @@ import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
+from gconet_lab.cli import run_script
 from gconet_lab.data.layout import Skip
 from gconet_lab.data.sources.coco import read_class_names, read_coco_json, read_yolo_seg
 from gconet_lab.data.sources.coco_groups import write_groups
 from gconet_lab.data.writer import add_writer_arguments
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
+def _parser() -> argparse.ArgumentParser:
+    """The command-line interface: yolo or coco-json, the input folders and the output root."""
     parser = argparse.ArgumentParser(
         description="Build COCO-SEG-style co-saliency groups (group = class, mask = union of the "
         "class's instances) in the CoSOD layout OUT/images/<set>/<class>/, OUT/gts/<set>/<class>/."
@@ -49,7 +50,10 @@ def main(argv: list[str] | None = None) -> None:
             default=4,
             help="drop groups with fewer images (default 4)",
         )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
     skipped: list[Skip] = []
     if args.format == "yolo":
         names = read_class_names(args.root / "classes.txt")
@@ -65,6 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     print(report.summary())
     for skip in skipped:
         print(f"  skipped {skip.path}: {skip.reason}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point; a bad file or option value is one line naming it, exit status 2."""
+    run_script(_parser(), _run, argv)
 
 
 if __name__ == "__main__":

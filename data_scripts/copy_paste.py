@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gconet_lab.cli import run_script
 from gconet_lab.data.sources.copy_paste import PasteOptions, write_copy_paste
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point; a bad option or input file is one line on stderr, exit status 2."""
+def _parser() -> argparse.ArgumentParser:
+    """The command-line interface: the coco128-seg folder, the output root and the paste options."""
     parser = argparse.ArgumentParser(
         description="Write copy-paste co-saliency groups cut from coco128-seg instances in the "
         "CoSOD layout OUT/images/<set>/<group>/, OUT/gts/<set>/<group>/."
@@ -66,18 +67,23 @@ def main(argv: list[str] | None = None) -> None:
         "--shared-background", type=float, default=0.0, metavar="P",
         help="probability that all images of a group crop one background photo, a 'photo session' (default 0)",
     )
-    args = parser.parse_args(argv)
-    try:
-        options = PasteOptions(min_instances=args.min_instances, feather=args.feather,
-                               object_size=tuple(args.object_size), distractors=tuple(args.distractors),
-                               shared_background=args.shared_background)
-        report = write_copy_paste(
-            args.coco, args.out, args.set_name, args.groups, args.images_per_group, args.size,
-            args.seed, options, args.split,
-        )
-    except ValueError as error:  # DataError (a bad input file) included
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    options = PasteOptions(min_instances=args.min_instances, feather=args.feather,
+                           object_size=tuple(args.object_size), distractors=tuple(args.distractors),
+                           shared_background=args.shared_background)
+    report = write_copy_paste(
+        args.coco, args.out, args.set_name, args.groups, args.images_per_group, args.size,
+        args.seed, options, args.split,
+    )
     print(report.summary().splitlines()[0])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point; a bad option or input file is one line on stderr, exit status 2."""
+    run_script(_parser(), _run, argv)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gconet_lab.cli import run_script
 from gconet_lab.data.errors import DataError
-from gconet_lab.data.sources.download import DownloadError
 from gconet_lab.data.sources.locate import raw_data_root
 from gconet_lab.data.sources.manifest import MANIFEST, write_manifest
 from gconet_lab.data.sources.registry import RAW_SOURCES
@@ -42,8 +42,8 @@ def _describe() -> str:
     return "\n\n".join(paragraphs)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point; a problem ends with one line and exit status 2."""
+def _parser() -> argparse.ArgumentParser:
+    """The command-line interface: list, fetch, manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="where each source comes from, its size, licence and archive layout")
@@ -52,19 +52,24 @@ def main(argv: list[str] | None = None) -> None:
     manifest = sub.add_parser("manifest", help="regenerate the SHA-256 manifest from a trusted copy")
     manifest.add_argument("data_root", type=Path, help="folder holding icoseg/, coco128-seg/ and coco-extra/")
     manifest.add_argument("--out", type=Path, default=MANIFEST, help="manifest to write (default: %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "list":
-            print(_describe())
-        elif args.command == "fetch":
-            print(raw_data_root(args.source))
-        else:
-            for name in RAW_SOURCES:
-                if not (args.data_root / name).is_dir():
-                    raise DataError(args.data_root / name, "no such folder")
-            print(f"{args.out}: {write_manifest(args.data_root, tuple(RAW_SOURCES), args.out)} files")
-    except (DataError, DownloadError) as error:
-        parser.exit(2, f"{parser.prog} {args.command}: error: {error}\n")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "list":
+        print(_describe())
+    elif args.command == "fetch":
+        print(raw_data_root(args.source))
+    else:
+        for name in RAW_SOURCES:
+            if not (args.data_root / name).is_dir():
+                raise DataError(args.data_root / name, "no such folder")
+        print(f"{args.out}: {write_manifest(args.data_root, tuple(RAW_SOURCES), args.out)} files")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point; a problem ends with one line and exit status 2."""
+    run_script(_parser(), _run, argv)
 
 
 if __name__ == "__main__":

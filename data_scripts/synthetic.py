@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gconet_lab.cli import run_script
 from gconet_lab.data.sources.synthetic import CLASSES, generate
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
+def _parser() -> argparse.ArgumentParser:
+    """The command-line interface: the output root, the number and size of the groups."""
     parser = argparse.ArgumentParser(
         description="Write a synthetic co-saliency dataset (train and test splits, CoSOD layout) "
         "whose co-salient class can only be told from the group: every image also holds equally "
@@ -32,12 +33,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--prefix", default="Synthetic", help="sets are <prefix>_train, <prefix>_test"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> None:
     written = generate(
         args.out, args.n_groups, args.images_per_group, args.size, args.seed, args.prefix
     )
     for set_name, groups in written.items():
         print(f"{set_name}: {len(groups)} groups x {args.images_per_group} images -> {args.out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point; a bad option value is one line, exit status 2."""
+    run_script(_parser(), _run, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``gconet-lab`` command line: prepare data, train, evaluate, predict, benchmark, and the demo."""
+"""The ``gconet-lab`` command line: prepare data, train, evaluate, predict, benchmark, check the evaluator, and the demo."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ Typical session:
   gconet-lab evaluate --checkpoint runs/cpu/checkpoint.pt --data outputs/data --set iCoseg --out runs/cpu/eval
   gconet-lab predict --checkpoint runs/cpu/checkpoint.pt --images my_photos/ --out my_maps/
   gconet-lab benchmark --preset paper --device cpu     # speed: reference vs fast inference, training, evaluation
+  gconet-lab check-evaluator                        # the evaluator against the official evaluator's numbers
 """
 
 PRECISION_HELP = ("auto (default): fp16 on CUDA, fp32 elsewhere (the choice is printed); fp32: float32 throughout; "
@@ -85,7 +86,7 @@ def _int_at_least(text: str, low: int) -> int:
 
 
 def json_object(text: str) -> dict:
-    """A ``--set-option`` value: a JSON object of configuration overrides."""
+    """An ``--option`` value: a JSON object of configuration overrides."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
@@ -135,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from gconet_lab.pipeline import train
     recipe = RECIPES[args.recipe] if args.recipe else None
     preset = args.preset or (recipe.preset if recipe else "cpu")
-    config = config_with_options(preset, args.variant, {**(recipe.config_options if recipe else {}), **(args.set_option or {})})
+    config = config_with_options(preset, args.variant, {**(recipe.config_options if recipe else {}), **(args.option or {})})
     sets = recipe.sets if recipe else tuple(args.sets)
     result = train(config, args.data, args.out, sets, epochs=args.epochs, device=args.device,
                    accumulation=args.accumulation, sync_bn=args.sync_bn, precision=args.precision).result
@@ -230,7 +231,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     ensure_writable_folder(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictions = masks = parity = None
+    predictions = masks = None
     if "evaluation" in args.tasks:
         data = Path(args.data) if args.data else prepare_default_data("outputs/data", verbose=False)
         masks = data / "gts" / args.set
@@ -240,50 +241,54 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
             predictions = Path(args.predictions)
         else:  # maps at the original sizes; the evaluation's cost does not depend on their quality
             predictions = predict_centre_prior(index_set(data, args.set).groups, Path(args.out) / "centre_prior") / args.set
-        parity = parity_set(args.parity)
     report = run_benchmark(
-        config_with_options(args.preset, args.variant, args.set_option or {}), device, args.tasks, args.batch_size, args.group_size,
-        args.repeats, args.warmup, args.compile, predictions, masks, parity, precision,
-        given_peak(args.peak_gflops) if args.peak_gflops else None,
+        config_with_options(args.preset, args.variant, args.option or {}), device, args.tasks, args.batch_size, args.group_size,
+        args.repeats, args.warmup, args.compile, predictions, masks, precision=precision,
+        peak=given_peak(args.peak_gflops) if args.peak_gflops else None,
     )
     print(report.format())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     records = {"environment": report.environment, "rows": report.rows(),
-               "peak": vars(report.peak) if report.peak else None,
-               "official_parity": vars(report.official_parity) if report.official_parity else None}
+               "peak": vars(report.peak) if report.peak else None}
     (out / "benchmark.json").write_text(json.dumps(records, indent=1))
     print(f"records: {out / 'benchmark.json'}")
 
 
 def config_with_options(preset: str, variant: str, options: dict) -> GCoNetConfig:
-    """``make_config(preset, variant, **options)``; a bad option is reported as the ``--set-option`` error it is.
+    """``make_config(preset, variant, **options)``; a bad option is reported as the ``--option`` error it is.
 
     The preset and variant are argparse choices, so a :class:`ConfigError` here comes from the overrides.
     """
     try:
         return make_config(preset, variant, **options)
     except ConfigError as error:
-        raise ConfigError(f"--set-option: {error}") from None
+        raise ConfigError(f"--option: {error}") from None
 
 
-def parity_set(parity: str | None) -> tuple[Path, Path] | None:
-    """(parity set, its iCoseg masks): ``--parity`` (``none`` skips it), else the one beside the embedded data if any."""
+def parity_set(folder: str | None, masks: str | None) -> tuple[Path, Path]:
+    """(parity set, its masks): the folders given, else ``reference/eval_parity`` beside the shared data and
+    the iCoseg masks there."""
     from gconet_lab.pipeline import shared_data_root
 
-    if parity == "none":
-        return None
-    if parity:
-        folder = Path(parity)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"--parity {folder}: no such folder")
-        return folder, shared_data_root() / "icoseg" / "ground_truth"
-    try:
-        shared = shared_data_root()
-    except FileNotFoundError:
-        return None
-    folder = shared.parent / "reference" / "eval_parity"
-    return (folder, shared / "icoseg" / "ground_truth") if folder.is_dir() else None
+    shared = shared_data_root() if folder is None or masks is None else None  # none: one line, exit 2
+    folder = Path(folder) if folder else shared.parent / "reference" / "eval_parity"
+    masks = Path(masks) if masks else shared / "icoseg" / "ground_truth"
+    for option, path in (("--parity-set", folder), ("--masks", masks)):
+        if not path.is_dir():
+            raise FileNotFoundError(f"{option} {path}: no such folder")
+    return folder, masks
+
+
+def cmd_check_evaluator(args: argparse.Namespace) -> None:
+    from gconet_lab.metrics.parity import check_official_parity
+
+    parity = check_official_parity(*parity_set(args.parity_set, args.masks))
+    print(parity.format())
+    if parity.max_abs_difference > args.tolerance:
+        print(f"gconet-lab check-evaluator: the evaluator's numbers differ from the official evaluator's by more "
+              f"than --tolerance {args.tolerance:g}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 BENCHMARK_DESCRIPTION = """\
@@ -300,9 +305,8 @@ Time GCoNet+ on random weights and inputs, each candidate against its reference 
               float32 in torch's default memory layout against the trainer's channels-last step,
               and with --precision bf16 its bfloat16 autocast too; each with the median time of
               every phase, its FLOPs per image (forward and backward) and its fraction of peak
-  evaluation  the official-protocol evaluation of a set at its original image sizes, and the
-              evaluator's numbers on the evaluation parity set (--parity) beside the numbers the
-              official evaluator computed on it
+  evaluation  the official-protocol evaluation of a set at its original image sizes (whether
+              its numbers are the official evaluator's: gconet-lab check-evaluator)
 Candidates are timed interleaved after --warmup rounds; medians of --repeats rounds are reported
 with the device, torch version, thread count and machine load, and saved to <out>/benchmark.json.
 
@@ -310,7 +314,7 @@ Examples:
   gconet-lab benchmark --preset paper --device cpu --repeats 5
   gconet-lab benchmark --preset paper --tasks inference --precision bf16
   gconet-lab benchmark --preset tiny --tasks inference --repeats 3
-  gconet-lab benchmark --tasks training --precision bf16 --group-size 8 --set-option '{"freeze_backbone": true}'
+  gconet-lab benchmark --tasks training --precision bf16 --group-size 8 --option '{"freeze_backbone": true}'
 """
 
 
@@ -343,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = sub.add_parser("prepare", help="build the default sets (iCoseg, COCO groups, copy-paste groups, synthetic) in the CoSOD layout")
     prepare.add_argument("--out", default="outputs/data", help="output folder (default: %(default)s)")
-    prepare.add_argument("--source", "--shared", dest="source",
+    prepare.add_argument("--source",
                          help="folder holding icoseg/ and coco128-seg/ (default: $GCONET_DATA, ../shared/data, "
                               "the user cache, else downloaded into the cache)")
     prepare.set_defaults(func=cmd_prepare)
@@ -352,14 +356,16 @@ def build_parser() -> argparse.ArgumentParser:
                            description=TRAIN_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--data", required=True, help="root holding images/ and gts/")
     sets = train.add_mutually_exclusive_group(required=True)
-    sets.add_argument("--sets", nargs="+", help="training sets, e.g. DUTS_class COCO-SEG")
+    sets.add_argument("--sets", nargs="+", metavar="SET",
+                      help="one or more training sets, pooled in one sampler, e.g. DUTS_class COCO-SEG")
     sets.add_argument("--recipe", choices=tuple(RECIPES),
                       help="a Table 3 training set or combination (preset paper), cpu-copypaste (the main job's cpu recipe) or cpu-copypaste-224 (the shipped model's)")
     train.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl; an existing checkpoint is resumed")
     train.add_argument("--preset", choices=PRESETS, help="scale (default: the recipe's, else cpu)")
     train.add_argument("--variant", default="paper", choices=VARIANTS, help="paper or official-code behaviour")
     train.add_argument("--epochs", type=positive_int, help="override the preset's epochs")
-    train.add_argument("--set-option", type=json_object, help='JSON of config overrides, e.g. \'{"use_gst": false}\'')
+    train.add_argument("--option", type=json_object, metavar="JSON",
+                       help='configuration overrides as a JSON object, e.g. \'{"use_gst": false}\'')
     train.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available; under torchrun cuda:LOCAL_RANK)")
     train.add_argument("--accumulation", type=positive_int, default=1,
                        help="two-group batches per process added up in each Adam step (default: %(default)s)")
@@ -370,10 +376,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="predict a test set group by group and score it (official protocol + pysodmetrics)")
     add_model_arguments(evaluate)
     evaluate.add_argument("--data", required=True, help="root holding images/<set>/ and gts/<set>/")
-    evaluate.add_argument("--set", required=True, help="test set name, e.g. CoCA")
+    evaluate.add_argument("--set", required=True, help="the one test set to predict and score, e.g. CoCA")
     evaluate.add_argument("--out", required=True, help="folder for predictions/<set>/ and tables/<set>/ (the CSV tables)")
     evaluate.add_argument("--skip-missing", action="store_true", help="skip images without masks (reported) instead of failing")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    check = sub.add_parser("check-evaluator", help="check the evaluator against the official evaluator's own numbers "
+                                                   "on a parity set (exit status 1 if they differ)")
+    check.add_argument("--parity-set", help="folder holding pred/<group>/<name>.png and the official evaluator's "
+                       "official_metrics.json on them (default: reference/eval_parity beside the shared data)")
+    check.add_argument("--masks", help="the masks of those predictions (default: the shared data's iCoseg masks)")
+    check.add_argument("--tolerance", type=positive_float, default=1e-6,
+                       help="largest |difference| accepted on S, max F, max E and MAE (default: %(default)g)")
+    check.set_defaults(func=cmd_check_evaluator)
 
     predict = sub.add_parser("predict", help="co-saliency maps for your own images: a folder of group folders, or one group")
     add_model_arguments(predict)
@@ -385,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
                            description=BENCHMARK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--preset", default="cpu", choices=PRESETS, help="model scale (default: %(default)s)")
     bench.add_argument("--variant", default="paper", choices=VARIANTS, help="paper or official-code behaviour")
-    bench.add_argument("--set-option", type=json_object, help='JSON of config overrides, e.g. \'{"freeze_backbone": true}\'')
+    bench.add_argument("--option", type=json_object, metavar="JSON",
+                       help='configuration overrides as a JSON object, e.g. \'{"freeze_backbone": true}\'')
     bench.add_argument("--tasks", nargs="+", default=list(BENCHMARK_TASKS),
                        choices=BENCHMARK_TASKS, help="what to time (default: all)")
     bench.add_argument("--device", type=device_name, help="cpu or cuda (default: cuda when available)")
@@ -401,19 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="peak GFLOP/s for the fraction of peak: one value for every path, or fp32,bf16 "
                             "(default: estimated on CPUs, none on GPUs)")
     bench.add_argument("--data", help="root holding gts/<set>/ for the evaluation (default: the embedded sets, built in outputs/data)")
-    bench.add_argument("--set", default="iCoseg", help="set to evaluate (default: %(default)s)")
+    bench.add_argument("--set", default="iCoseg", help="the one test set whose evaluation is timed (default: %(default)s)")
     bench.add_argument("--predictions", help="<group>/<name>.png maps to evaluate (default: a centre prior, written to --out)")
-    bench.add_argument("--parity", help="parity set: pred/ and official_metrics.json for the iCoseg masks "
-                       "(default: reference/eval_parity beside the embedded data, when present; 'none' skips it)")
     bench.add_argument("--out", default="outputs/benchmark", help="folder for benchmark.json (default: %(default)s)")
     bench.set_defaults(func=cmd_benchmark)
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run one command; a problem with the user's files or options ends with one clear line, exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def user_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean a problem with the user's files, options or machine, never a bug here."""
     from gconet_lab.data import DataError
     from gconet_lab.data.sources.download import DownloadError
     from gconet_lab.engine.precision import PrecisionUnsupportedError
@@ -421,12 +433,32 @@ def main(argv: list[str] | None = None) -> None:
     from gconet_lab.inference.evaluate import NonFiniteOutputError
     from gconet_lab.models import CheckpointError
 
+    return (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError, NonFiniteOutputError,
+            DownloadError, PrecisionUnsupportedError)
+
+
+def run_script(parser: argparse.ArgumentParser, func, argv: list[str] | None = None,
+               also: tuple[type[Exception], ...] = (ValueError, OSError)) -> None:
+    """Parse ``argv`` with ``parser`` and call ``func(args)``; a user error ends with one line, exit status 2.
+
+    The one error handling of ``gconet-lab`` and of every ``data_scripts/`` command line: the line is
+    ``<prog> [<command>]: error: <message>``, the message's own lines joined by ``; ``, never a traceback.
+    The :func:`user_errors` always count; ``also`` adds the exceptions that are the user's in this program.
+    Its default suits the data scripts, thin converters: a ``ValueError`` is an argument the library refused,
+    an ``OSError`` a file or folder it could not read or write.
+    """
+    args = parser.parse_args(argv)
     try:
-        args.func(args)
-    except (ConfigError, DataError, CheckpointError, OutputFolderError, FileNotFoundError, NonFiniteOutputError,
-            DownloadError, PrecisionUnsupportedError) as error:
+        func(args)
+    except (*user_errors(), *also) as error:
         one_line = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        parser.exit(2, f"gconet-lab {args.command}: error: {one_line}\n")
+        command = getattr(args, "command", None)
+        parser.exit(2, f"{parser.prog}{f' {command}' if command else ''}: error: {one_line}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one command; a problem with the user's files or options ends with one clear line, exit status 2."""
+    run_script(build_parser(), lambda args: args.func(args), argv, also=())
 
 
 if __name__ == "__main__":

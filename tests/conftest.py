@@ -127,3 +127,42 @@ def tiny_trainer(loader, out_dir, callbacks=(), epochs: int = 1) -> Trainer:
     config = make_config("tiny", epochs=epochs)
     torch.manual_seed(0)
     return Trainer(GCoNetPlus(config), config, loader, out_dir, device="cpu", callbacks=callbacks, progress=False)
+
+
+def random_batches(steps: int, n: int = 2) -> list[dict]:
+    """``steps`` two-group batches of ``n`` random 64x64 images each, with random masks (no files)."""
+    return [
+        {"images": torch.randn(2 * n, 3, 64, 64), "masks": (torch.rand(2 * n, 1, 64, 64) > 0.5).float(),
+         "class_ids": torch.tensor([0] * n + [1] * n), "groups": ["a", "b"]}
+        for _ in range(steps)
+    ]
+
+
+def write_checkpoint(path: Path, model: GCoNetPlus | None = None) -> Path:
+    """A gconet_lab checkpoint of an untrained tiny model (or ``model``) at ``path``."""
+    from gconet_lab.engine.checkpoint import save_training_checkpoint
+    from gconet_lab.engine.train import make_optimizer
+
+    config = make_config("tiny")
+    model = model or GCoNetPlus(config)
+    save_training_checkpoint(path, model=model, optimizer=make_optimizer(model, config), scaler=None,
+                             config=model.config, epoch=1, step=0, batch_in_epoch=0)
+    return path
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """``cli_error(argv, main=gconet_lab.cli.main)`` runs a command line expecting a user error: exit status 2,
+    the error one line, the last on stderr, and no traceback; it returns that line. Notes the command printed
+    before it (such as the precision ``auto`` chose) may precede it."""
+    from gconet_lab.cli import main as gconet_lab_main
+
+    def run(argv: list[str], main=gconet_lab_main) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert [line for line in lines if ": error: " in line or line.startswith("Traceback")] == lines[-1:], lines
+        return lines[-1]
+
+    return run

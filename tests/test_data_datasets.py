@@ -209,3 +209,17 @@ def test_loader_finds_one_photo_in_two_class_groups_by_its_content(write_cosod_s
     for draw in loader.sampler:
         assert 0 in (draw.images_a if draw.group_a == cat else draw.images_b)
         assert stems["dog"].index("shared") in (draw.images_a if draw.group_a == dog else draw.images_b)
+
+
+# --- resuming inside an epoch ---------------------------------------------------------------------
+
+
+def test_sampler_resumes_inside_an_epoch_with_the_same_draws():
+    sampler = GroupPairSampler([3, 4, 5, 2], class_ids=[0, 1, 2, 3], seed=1)
+    sampler.set_epoch(2)
+    whole = list(sampler)
+    sampler.set_epoch(2, start=3)
+    assert list(sampler) == whole[3:]
+    assert len(list(sampler)) == 4  # the next epoch starts from its first draw again
+    with pytest.raises(ValueError, match="start must be in 0..4"):
+        sampler.set_epoch(0, start=5)

@@ -150,3 +150,30 @@ def test_corrupt_file_error_names_the_file_and_is_a_value_error(tmp_path: Path) 
         read_mask(path)
     with pytest.raises(DataError, match=r"junk\.png"):
         image_size(path)
+
+
+# --- an oversized image, colour masks -------------------------------------------------------------
+
+
+def test_image_over_the_decompression_bomb_limit_is_refused_naming_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels is over twice the limit
+    with pytest.raises(DataError, match=r"huge\.png: cannot decode image"):
+        read_image(path)
+
+
+@pytest.mark.parametrize("mode, colour", [("RGB", (255, 0, 0)), ("RGBA", (0, 128, 255, 255))])
+def test_colour_mask_is_refused_naming_the_file(tmp_path, mode, colour):
+    path = tmp_path / "colour_mask.png"
+    image = Image.new(mode, (6, 4))
+    image.paste(colour, (1, 1, 4, 3))
+    image.save(path)
+    with pytest.raises(DataError, match=r"colour_mask\.png: a colour mask"):
+        read_mask(path)
+
+
+def test_grey_mask_saved_in_rgb_is_still_read(tmp_path):
+    path = tmp_path / "grey.png"
+    Image.new("RGB", (6, 4), (250, 255, 252)).save(path)  # JPEG-like chroma noise on white
+    assert read_mask(path).min() > 0.9

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from gconet_lab.data import make_train_loader, read_image
 from gconet_lab.data.errors import DataError
 from gconet_lab.data.layout import index_dirs, index_set, index_sets, list_sets, pair_by_stem
+from gconet_lab.models import CheckpointError
+from gconet_lab.models.weights import gconet_plus
 
 
 def test_index_pairs_sorted_groups_and_samples(write_cosod_set) -> None:
@@ -147,3 +154,57 @@ def test_bad_class_file_is_an_error_naming_it(write_cosod_set, text: str, proble
     (root / "images" / "Tiny" / "classes.csv").write_text(text)
     with pytest.raises(DataError, match=problem):
         index_set(root, "Tiny")
+
+
+# --- unsupported formats, non-regular files, two files with one stem ------------------------------
+
+
+def test_image_in_an_unsupported_format_is_named_as_such(write_cosod_set):
+    root = write_cosod_set({"ant": 2, "bee": 2})
+    image = root / "images" / "Tiny" / "ant" / "ant_00.jpg"
+    Image.open(image).save(image.with_suffix(".tif"))
+    image.unlink()
+    with pytest.raises(DataError, match=r"ant_00\.png: its image .*ant_00\.tif is in an unsupported image format \.tif"):
+        index_set(root, "Tiny")
+
+
+@pytest.fixture
+def no_hang():
+    """Fail, rather than hang, a test whose code blocks on opening a FIFO."""
+    def timeout(signum, frame):
+        raise TimeoutError("blocked on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_named_like_an_image_is_skipped_and_listed_never_read(write_cosod_set, tmp_path, no_hang):
+    root = write_cosod_set({"ant": 2, "bee": 2})
+    fifo = root / "images" / "Tiny" / "ant" / "ant_02.jpg"
+    os.mkfifo(fifo)
+    os.mkfifo(root / "gts" / "Tiny" / "ant" / "ant_02.png")
+    indexed = index_set(root, "Tiny")
+    assert [len(group) for group in indexed.groups] == [2, 2]
+    assert fifo in [skip.path for skip in indexed.report.ignored]
+    with pytest.raises(DataError, match=r"ant_02\.jpg: not a regular file"):
+        read_image(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        gconet_plus(fifo)
+    make_train_loader([indexed], image_size=64, max_group_size=4)
+
+
+def test_two_masks_with_one_stem_name_the_mask_folder(write_cosod_set, data_script, tmp_path, cli_error):
+    root = write_cosod_set({"ant": 2, "bee": 2})
+    masks = root / "gts" / "Tiny" / "ant"
+    Image.open(root / "images" / "Tiny" / "ant" / "ant_00.jpg").save(masks / "ant_00.jpg")  # a photo beside its mask
+    with pytest.raises(DataError, match=rf"^{re.escape(str(masks))}: two files share the stem 'ant_00'"):
+        index_set(root, "Tiny")
+    icoseg = tmp_path / "icoseg"
+    icoseg.mkdir()
+    (icoseg / "images").symlink_to(root / "images" / "Tiny")
+    (icoseg / "ground_truth").symlink_to(root / "gts" / "Tiny")
+    line = cli_error([str(icoseg), str(tmp_path / "out")], main=data_script("icoseg").main)
+    assert "ground_truth/ant: two files share the stem 'ant_00'" in line

@@ -9,7 +9,7 @@ import torch
 
 from gconet_lab.config import make_config
 from gconet_lab.losses import GCoNetLoss, binary_focal_loss, gcm_loss, gst_loss, iou_loss
-from gconet_lab.models import GCoNetOutput, differentiable_binarization, group_affinity_attention
+from gconet_lab.models import GCoNetOutput, GCoNetPlus, differentiable_binarization, group_affinity_attention
 
 
 def test_iou_loss_by_hand():
@@ -82,3 +82,17 @@ def test_objective_weights_each_term():
     expected = 30 * math.log(2) + 0.5 * 0.5 + 3 * 2.0 + 3 * math.log(3)
     assert breakdown.total.item() == pytest.approx(expected, rel=1e-5)
     assert set(breakdown.terms) == {"bce", "iou", "gst", "acm"}
+
+
+# --- a group of one image -------------------------------------------------------------------------
+
+
+def test_group_of_one_image_is_refused_by_gst_in_training_and_fine_without_it():
+    images, masks = torch.randn(2, 3, 64, 64), (torch.rand(2, 1, 64, 64) > 0.5).float()
+    class_ids = torch.tensor([0, 1])  # two groups of one image each
+    config = make_config("tiny")
+    with pytest.raises(ValueError, match="groups need at least 2 images"):
+        GCoNetLoss(config)(GCoNetPlus(config).train()(images), masks, class_ids)
+    without_gst = make_config("tiny", use_gst=False)  # GAM and GCM work on groups of one
+    loss = GCoNetLoss(without_gst)(GCoNetPlus(without_gst).train()(images), masks, class_ids)
+    assert math.isfinite(loss.total.item())

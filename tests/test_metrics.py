@@ -557,3 +557,47 @@ def test_per_image_numbers_match_the_official_evaluator(parity_evaluation):
         expected = official[f"{row['group']}/{row['name']}.png"]
         for our_key, official_key in OFFICIAL_KEYS.items():
             assert row[our_key] == pytest.approx(expected[official_key], abs=1e-6), (row, our_key)
+
+
+# --- mask flavours and degenerate masks -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("levels", [(0, 1), (0, 255)])
+def test_binary_masks_score_the_same_whether_saved_as_0_1_or_0_255(tmp_path, levels):
+    box = np.zeros((16, 20), np.uint8)
+    box[4:12, 5:15] = 1
+    Image.fromarray(box * levels[1]).save(tmp_path / "gt.png")
+    Image.fromarray(box * 255).save(tmp_path / "pred.png")
+    pred, gt = load_pair(tmp_path / "pred.png", tmp_path / "gt.png")
+    assert np.array_equal(gt, box.astype(np.float32))  # the official k / 255 would make {0, 1} empty
+    assert evaluate_image(pred, gt).mae == 0.0
+
+
+def test_soft_mask_is_scored_as_its_grey_levels(tmp_path):
+    soft = np.arange(16 * 20, dtype=np.uint8).reshape(16, 20)
+    Image.fromarray(soft).save(tmp_path / "gt.png")
+    Image.fromarray(soft).save(tmp_path / "pred.png")
+    pred, gt = load_pair(tmp_path / "pred.png", tmp_path / "gt.png")
+    assert np.array_equal(gt, soft / np.float32(255)) and np.array_equal(pred, gt)
+
+
+@pytest.mark.parametrize("shape, foreground", [
+    ((1, 1), [(0, 0)]), ((1, 2), [(0, 0)]), ((2, 1), [(1, 0)]), ((4, 4), [(1, 1)]), ((4, 4), [(0, 0)]),
+    ((5, 5), [(r, c) for r in range(5) for c in range(5) if (r, c) != (2, 2)]),  # a single background pixel
+])
+def test_every_metric_is_finite_and_in_range_for_tiny_and_almost_empty_masks(shape, foreground):
+    rng = np.random.default_rng(0)
+    gt = np.zeros(shape, np.float32)
+    for pixel in foreground:
+        gt[pixel] = 1
+    n = gt.size
+    for pred in (rng.random(shape, dtype=np.float32), gt, np.zeros(shape, np.float32)):
+        metrics = evaluate_image(pred, gt)
+        for value in (metrics.s, metrics.mae, metrics.max_f):
+            assert math.isfinite(value) and 0 <= value <= 1, (shape, value)
+        assert 0 <= metrics.max_e <= n / max(n - 1, 1)  # the official sum over n pixels / (n - 1)
+
+
+def test_soft_mask_below_one_half_scores_finite():
+    pred = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    assert 0 <= evaluate_image(pred, np.full((4, 4), 0.2, np.float32)).s <= 1
