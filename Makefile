@@ -2,6 +2,7 @@
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
 #   make test   install into .venv, then ruff, the whole test suite and every notebook (nbval, fast profile),
 #               then every notebook in JupyterLab in Chromium and the Voila apps (make browser-test)
+# and, while editing, make test-fast: ruff and the tests not marked slow or browser (about a minute)
 # and, for a classroom, make app: a notebook's widgets as a web page (Voila)
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test browser-test app install clean
+.PHONY: demo test test-fast browser-test app install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,12 @@ test: $(DEV_STAMP)
 	# one torch thread per kernel: on 2 shared cores, 2 spinning OpenMP threads per process are far slower
 	OMP_NUM_THREADS=1 GCONET_LAB_FAST=1 GCONET_LAB_NATIVE_BF16=0 $(BIN)/python -m pytest --nbval notebooks --durations=0 -p no:cacheprovider
 	$(MAKE) browser-test
+
+# The fast tier, for checking an edit (about a minute on 2 cores): ruff and the tests not marked slow or
+# browser, each failed after 60 s. make test stays the whole suite CI runs.
+test-fast: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest --ignore=tests/browser -m "not slow and not browser" --timeout=60 -q -p no:cacheprovider
 
 # The notebooks in JupyterLab in Chromium (tests/browser, screenshots in outputs/browser/); skipped
 # with one line when no Chromium is found (apt-get install chromium), never under CI.

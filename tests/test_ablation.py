@@ -93,6 +93,7 @@ def run_tiny(rows, data, runs, **kwargs):
     return run_ablation(rows, data, runs, TINY_RECIPE, epochs=1, test_set="Test", **kwargs)
 
 
+@pytest.mark.slow
 def test_run_ablation_trains_each_row_once_and_reuses_cached_runs(tiny_data, tmp_path):
     rows = rows_named(["baseline", "racm"]) + [ABLATION_ROWS[3]]  # Table 1's baseline: the same run again
     first = run_tiny(rows, tiny_data, tmp_path / "runs")
@@ -108,11 +109,13 @@ def test_run_ablation_trains_each_row_once_and_reuses_cached_runs(tiny_data, tmp
     assert [record.scores for record in again] == [record.scores for record in first]
 
 
+@pytest.mark.slow
 def test_test_groups_keeps_the_first_groups(tiny_data, tmp_path):
     (record,) = run_tiny(rows_named(["gconet_plus"]), tiny_data, tmp_path / "runs", test_groups=2)
     assert record.scores["n"] == 5  # dog (3) + eel (2)
 
 
+@pytest.mark.slow
 def test_table_and_plot_show_every_row(tiny_data, tmp_path):
     records = run_tiny(rows_named(["baseline", "racm_cem"]), tiny_data, tmp_path / "runs")
     lines = ablation_table(records, paper_set="CoCA").splitlines()

@@ -36,6 +36,7 @@ def test_time_interleaved_alternates_candidates_after_warmup():
     assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3}
 
 
+@pytest.mark.slow
 def test_inference_comparisons_are_well_formed(native_bf16):
     model = GCoNetPlus(make_config("tiny")).eval()
     fp32, bf16 = benchmark_inference(model, batch_size=2, image_size=32, repeats=2, warmup=1, precisions=("fp32", "bf16"))
@@ -79,6 +80,7 @@ def test_fraction_of_peak_is_achieved_flops_over_the_peak():
     assert "(FLOPs per image / seconds per image) / peak FLOP/s; peak = 1 thread x 1.00 GHz" in text
 
 
+@pytest.mark.slow
 def test_training_step_compares_the_trainers_layout_and_precisions(native_bf16):
     # Two things amplify rounding at random initialisation and would make the layouts' losses differ by
     # ~1%: train-mode BatchNorm over 1 x 1 features (at 128 px the deepest are 4 x 4), and the paper's
@@ -139,6 +141,7 @@ def test_evaluation_benchmark_reports_the_distance_to_the_official_numbers(tmp_p
         benchmark_evaluation(parity / "pred", masks, parity=(tmp_path, masks))
 
 
+@pytest.mark.slow
 def test_report_rows_and_cli_records(tmp_path, capsys, monkeypatch, native_bf16):
     report = run_benchmark(make_config("tiny", image_size=32), tasks=["inference"], batch_size=2, group_size=3,
                            repeats=1, warmup=0, precision="bf16", peak=Peak({"fp32": 50.0}, "given"))

@@ -24,6 +24,7 @@ from conftest import random_batches, tiny_trainer, write_checkpoint
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_is_refused_naming_the_file(tmp_path):
     from torchvision.models import resnet18
 
@@ -33,6 +34,7 @@ def test_checkpoint_of_another_model_is_refused_naming_the_file(tmp_path):
         gconet_plus(path)
 
 
+@pytest.mark.slow
 def test_checkpoint_with_an_unknown_option_is_refused_naming_the_file(tmp_path):
     trainer = tiny_trainer(random_batches(2), tmp_path)
     trainer.fit()
@@ -62,6 +64,7 @@ for generation in range(10_000):
 """
 
 
+@pytest.mark.slow
 def test_process_killed_mid_save_leaves_the_previous_checkpoint_loadable(tmp_path):
     path = tmp_path / "checkpoint.pt"
     child = subprocess.Popen([sys.executable, "-c", SAVE_IN_A_LOOP, str(path)], cwd=PROJECT,
@@ -114,6 +117,7 @@ def test_a_crafted_checkpoint_cannot_run_code(tmp_path, cli_error):
     assert not evidence.exists()
 
 
+@pytest.mark.slow
 def test_training_checkpoints_and_shipped_models_hold_only_plain_values(tmp_path):
     trainer = tiny_trainer(random_batches(1), tmp_path, epochs=2)
     trainer.fit(1)

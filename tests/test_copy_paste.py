@@ -224,6 +224,7 @@ def test_real_coco128_groups(coco128_root: Path, tmp_path: Path) -> None:
     assert all(read_mask(s.mask).any() for g in indexed.groups for s in g.samples)
 
 
+@pytest.mark.slow
 def test_shared_background_makes_photo_sessions_and_leaves_other_groups_alone(coco128_root: Path, tmp_path: Path) -> None:
     def backgrounds(name: str, probability: float) -> dict[str, tuple[str, ...]]:
         options = PasteOptions(shared_background=probability)

@@ -133,6 +133,7 @@ def test_cli_fetch_from_a_url_then_verify_and_extract(data_script, tmp_path: Pat
     assert stopped.value.code == 2 and error.count("\n") == 1 and "bad.zip: archive failed verification" in error
 
 
+@pytest.mark.slow
 def test_script_help_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True

@@ -180,6 +180,7 @@ def test_bad_json_is_named(tmp_path: Path) -> None:
         source.read_coco_json(path, tmp_path)
 
 
+@pytest.mark.slow
 def test_help_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "yolo", "--help"], capture_output=True, text=True, check=True

@@ -67,6 +67,7 @@ def test_groups_csv_maps_original_to_safe(converted) -> None:
     assert {r["set"] for r in rows} == {"iCoseg"}
 
 
+@pytest.mark.slow
 def test_rerun_is_idempotent(converted) -> None:
     source, out, _ = converted
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
@@ -74,6 +75,7 @@ def test_rerun_is_idempotent(converted) -> None:
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_help_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True

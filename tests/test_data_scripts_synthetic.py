@@ -98,6 +98,7 @@ def test_bad_parameters_are_refused(tmp_path: Path) -> None:
         syn.generate(tmp_path, size=16)
 
 
+@pytest.mark.slow
 def test_help_runs() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True

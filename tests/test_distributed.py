@@ -68,6 +68,7 @@ def tiny_trainer(root: Path, out: Path, accumulation: int, callbacks=()) -> Trai
                    progress=False, accumulation=accumulation)
 
 
+@pytest.mark.slow
 def test_resume_inside_an_epoch_with_another_accumulation_continues_at_the_next_batch(write_cosod_set, tmp_path):
     root = write_cosod_set(GROUPS)
 
@@ -130,6 +131,7 @@ def test_readme_shows_every_recipe_with_its_table3_numbers():
     assert format_recipes() in (PROJECT / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_recipe_on_the_command_line_trains_its_sets_and_prints_table3(write_cosod_set, tmp_path, capsys):
     root = write_cosod_set(GROUPS, set_name="COCO-9k")
     main(["train", "--recipe", "train-2", "--preset", "tiny", "--data", str(root), "--out", str(tmp_path / "run"),

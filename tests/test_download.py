@@ -258,6 +258,7 @@ def test_a_corrupted_file_is_named_and_nothing_is_installed(served, empty_cache,
     assert not (empty_cache / "icoseg").exists() and not (tmp_path / "out" / ".prepared-iCoseg").exists()
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_copy_is_named(served, empty_cache) -> None:
     raw_data_root(progress=False)
     label = next((empty_cache / "coco128-seg" / "labels").rglob("*.txt"))

@@ -179,6 +179,7 @@ def test_logits_match_reference_implementation(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group_key", sorted(ICOSEG_IMAGENET_CLASSES))
 def test_top5_on_real_photos(
     encoder: EfficientNetLite0Encoder, icoseg_images: Path, group_key: str

@@ -70,6 +70,7 @@ def scored_names(table: Path) -> list[str]:
         return sorted(f"{row['group']}/{row['name']}" for row in csv.DictReader(file))
 
 
+@pytest.mark.slow
 def test_very_large_image_is_resized_in_and_its_map_written_back_at_full_size(tmp_path):
     path = tmp_path / "large.jpg"
     image = Image.new("RGB", (8000, 6000), (20, 40, 60))

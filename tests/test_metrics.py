@@ -409,6 +409,7 @@ def test_evaluate_command_prints_and_writes_only_unit_range_metrics_for_tiny_ima
 # Fast code against the brute-force reference
 
 
+@pytest.mark.slow
 def test_fast_curves_equal_brute_force_on_random_cases():
     rng = np.random.default_rng(1)
     for _ in range(300):

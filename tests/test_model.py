@@ -30,7 +30,7 @@ def test_inference_shapes_for_any_group_size(tiny_config, group_size):
     assert out.gcm_logits is None and out.racm_class_logits is None
 
 
-@pytest.mark.parametrize("preset", ["tiny", "paper"])
+@pytest.mark.parametrize("preset", ["tiny", pytest.param("paper", marks=pytest.mark.slow)])
 def test_training_outputs_for_two_groups(preset):
     config = make_config(preset, image_size=64) if preset == "paper" else make_config(preset)
     model = GCoNetPlus(config).train()

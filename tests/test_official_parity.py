@@ -23,6 +23,8 @@ from gconet_lab.models.weights import gconet_plus
 
 from conftest import require_shared
 
+pytestmark = pytest.mark.slow  # the paper-scale model: several seconds a test on 2 cores
+
 FLOAT64_TOLERANCE = 1e-9  # measured: 4e-13 at most
 FLOAT32_MARGIN = 1.5  # we may be 1.5x as far from float64 as the official float32 run
 # The official output names of ``train_output`` and ours.

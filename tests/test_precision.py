@@ -133,6 +133,7 @@ def test_cli_refuses_bf16_where_not_native_in_one_line(command, monkeypatch, tmp
     assert not (tmp_path / "maps").exists() and not (tmp_path / "eval").exists()  # refused before any work
 
 
+@pytest.mark.slow
 def test_predict_in_bf16_writes_maps_close_to_float32(monkeypatch, tmp_path, write_cosod_set):
     """bf16 keeps 8 significant bits: the fast path's maps move by up to 0.05 (test above, k = 10), 13 of 255.
 

@@ -28,6 +28,7 @@ def square_batches(steps: int, n: int = 2, size: int = 64):
              "class_ids": torch.tensor([0] * n + [1] * n), "groups": ["a", "b"]} for _ in range(steps)]
 
 
+@pytest.mark.slow
 def test_trainer_follows_the_schedule(tmp_path, tiny_config):
     config = tiny_config.replace(lr_schedule="cosine", warmup_steps=2, epochs=1, use_racm=False, use_gst=False)
     trainer = Trainer(GCoNetPlus(config), config, square_batches(6), tmp_path, device="cpu", progress=False,

@@ -87,6 +87,7 @@ def _disk_fills_after(monkeypatch, saves: int) -> None:
     monkeypatch.setattr(torch, "save", save)
 
 
+@pytest.mark.slow
 def test_disk_full_during_training_keeps_the_last_checkpoint_and_says_so_in_one_line(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     trainer = tiny_trainer(random_batches(2), run, epochs=2)
@@ -110,6 +111,7 @@ def test_disk_full_while_predicting_leaves_no_partial_png(tmp_path, monkeypatch)
     assert list((tmp_path / "maps").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_second_training_in_the_same_folder_is_refused_naming_the_first(tmp_path):
     run = tmp_path / "run"
     refusals = []

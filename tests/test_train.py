@@ -43,6 +43,7 @@ def make_trainer(tmp_path, steps=3, callbacks=(), class_names=None, **overrides)
                    progress=False, class_names=class_names)
 
 
+@pytest.mark.slow
 def test_fit_logs_every_step_and_checkpoints_every_epoch(tmp_path):
     seen = []
     result = make_trainer(tmp_path, callbacks=[seen.append]).fit()
@@ -62,6 +63,7 @@ def test_optimizer_has_separate_backbone_learning_rate():
     assert groups[0]["betas"] == (0.9, 0.99)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
     make_trainer(tmp_path / "straight").fit()
 
@@ -80,12 +82,14 @@ def test_interrupted_run_resumes_on_the_same_trajectory(tmp_path):
     assert continued == pytest.approx(straight, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_configuration(tmp_path):
     make_trainer(tmp_path).fit()
     with pytest.raises(ValueError, match="different configuration.*use_gst"):
         make_trainer(tmp_path, use_gst=False).fit()
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_training_groups_with_the_same_configuration(tmp_path):
     """Other training sets with as many classes leave the configuration equal; the class names still differ."""
     make_trainer(tmp_path, class_names=["ant", "bee"]).fit()
@@ -114,6 +118,7 @@ def test_non_finite_loss_skips_the_step_and_keeps_training(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
 
 
+@pytest.mark.slow
 def test_checkpoint_reloads_the_trained_model(tmp_path):
     trainer = make_trainer(tmp_path)
     trainer.fit(epochs=1)
@@ -124,6 +129,7 @@ def test_checkpoint_reloads_the_trained_model(tmp_path):
         assert torch.equal(model(images).saliency, trainer.model(images).saliency)
 
 
+@pytest.mark.slow
 def test_foreign_and_truncated_checkpoints_are_clear_errors(tmp_path):
     make_trainer(tmp_path).fit(epochs=1)
     data = (tmp_path / "checkpoint.pt").read_bytes()
@@ -151,6 +157,7 @@ def square_loader(steps: int, n: int = 2, size: int = 64, seed: int = 0) -> list
     return batches
 
 
+@pytest.mark.slow
 def test_short_training_learns_the_task(tmp_path):
     """40 steps with the cpu preset's CEM k and IoU weight leave a tiny model closer to held-out masks (MAE).
 
@@ -234,6 +241,7 @@ def test_non_finite_output_skips_the_step_with_a_warning_and_training_goes_on(tm
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
 
 
+@pytest.mark.slow
 def test_resumed_run_skips_trained_batches_without_loading_them_and_keeps_the_trajectory(
     write_cosod_set, tmp_path, monkeypatch
 ):
@@ -273,6 +281,7 @@ def test_a_skipped_step_changes_no_weight_statistic_or_optimizer_state(tmp_path)
         assert all(torch.equal(value, optimizer_after["state"][key][name]) for name, value in state.items())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_saves_the_checkpoint_and_the_run_exits_non_zero(write_cosod_set, tmp_path, signum):
     root = write_cosod_set({"ant": 2, "bee": 2, "cat": 2})
@@ -299,6 +308,7 @@ def test_a_signal_saves_the_checkpoint_and_the_run_exits_non_zero(write_cosod_se
     assert saved["step"] >= 2 and saved["step"] == len(read_log(run))
 
 
+@pytest.mark.slow
 def test_a_resumed_runs_log_holds_each_step_once(tmp_path):
     run = tmp_path / "run"
     tiny_trainer(random_batches(2), run, epochs=2).fit(1)  # epoch 1: steps 0, 1 and a checkpoint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
+import pytest
 from PIL import Image
 
 from gconet_lab.config import make_config
@@ -28,6 +29,7 @@ def test_figure_browser_redraws_on_every_change():
     assert browser.figure.axes[0].images[0].get_array().shape == (6, 6)
 
 
+@pytest.mark.slow
 def test_decoder_features_browser_follows_group_image_and_level(write_cosod_set):
     root = write_cosod_set({"a": 3, "b": 2})
     model = GCoNetPlus(make_config("tiny"))
