@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +148,8 @@ def check_option_types(config: GCoNetConfig) -> None:
     """Raise a :class:`ConfigError` naming an option whose value has the wrong type or is out of range.
 
     The type of each option is the type of its default (an ``int`` is also a valid ``float``,
-    ``decoder_channels`` may be ``None``), so ``{"lr": "0.1"}`` fails here, not in the first step.
+    ``decoder_channels`` may be ``None``), so ``{"lr": "0.1"}`` fails here, not in the first step; a float
+    option must be finite (``{"lr": Infinity}`` would skip every step).
     """
     for option in dataclasses.fields(GCoNetConfig):
         value, default = getattr(config, option.name), option.default
@@ -157,6 +159,8 @@ def check_option_types(config: GCoNetConfig) -> None:
         allowed = (int, float) if expected is float else (expected,)
         if isinstance(value, bool) != (expected is bool) or not isinstance(value, allowed):
             raise ConfigError(f"{option.name}={value!r} must be of type {expected.__name__}")
+        if expected is float and not math.isfinite(value):  # JSON's NaN/Infinity: every step would be skipped
+            raise ConfigError(f"{option.name}={value!r} must be a finite number")
     if len(config.betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in config.betas):
         raise ConfigError(f"betas={config.betas!r} must be two numbers in [0, 1)")
     for name in ("zoom_p", "shared_photo_p"):

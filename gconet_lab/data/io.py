@@ -12,7 +12,7 @@ PIL mode          :func:`read_image`                   :func:`read_mask`
 ``L``, ``P``      grey / palette colours to RGB        luma / 255, or as is if only {0, 1}
 ``RGB``           unchanged                            grey pixels: luma, like ``convert('L')``
 ``RGBA``, ``LA``  alpha dropped                        alpha dropped, then as above
-``I;16``, ``I``   16 bits: most significant byte       value / 65535
+``I;16``, ``I``   16 bits: most significant byte       value / 65535; as 8 bits if all <= 255
 ================  ===================================  =========================================
 
 Design choices (documented because they change pixel values):
@@ -23,6 +23,10 @@ Design choices (documented because they change pixel values):
   images use the same rule, so both paths agree.
 * 8-bit masks whose values are all in {0, 1} (a common way to save binary masks) are taken as
   already being in [0, 1]; any other 8-bit mask is divided by 255. An all-zero mask is 0 either way.
+* A 16-bit mask whose values all fit in 8 bits ({0, 1}, {0, 255}: an 8-bit mask saved as a
+  16-bit PNG, e.g. by OpenCV from a ``uint16`` array) is read by the 8-bit rule, as the official
+  ``convert('L')`` reads it; divided by 65535 it would be an almost empty mask (every value below
+  0.004), a silently wrong target and score.
 * EXIF orientation is **not** applied: masks are drawn on the stored pixels, and the official
   code does not apply it either.
 * A *colour* mask (RGB, RGBA or palette pixels whose channels differ by more than
@@ -71,6 +75,8 @@ def _check_regular_file(path: str | Path) -> None:
     path = Path(path)
     if path.exists() and not path.is_file():
         raise DataError(path, "not a regular file (a folder, FIFO, socket or device)")
+    if path.is_symlink() and not path.exists():
+        raise DataError(path, "a broken link or a link loop")
 
 
 def _sixteen_bit_array(image: Image.Image, path: str | Path) -> np.ndarray:
@@ -102,7 +108,8 @@ def read_mask(path: str | Path) -> np.ndarray:
     if image.mode == "1":
         return np.asarray(image, dtype=np.float32)
     if image.mode in _SIXTEEN_BIT_MODES:
-        return _sixteen_bit_array(image, path).astype(np.float32) / 65535.0
+        values = _sixteen_bit_array(image, path)
+        return _unit_mask(values) if values.max() <= 255 else values.astype(np.float32) / 65535.0
     if image.mode == "F":
         raise DataError(path, "32-bit float masks are not supported; save masks as 8/16-bit PNG")
     if image.mode in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr", "HSV", "LAB"):
@@ -110,10 +117,14 @@ def read_mask(path: str | Path) -> np.ndarray:
         if (colour.max(axis=2) - colour.min(axis=2)).max() > COLOUR_TOLERANCE:
             raise DataError(path, "a colour mask (its pixels are not grey); save the mask as a grey or 1-bit PNG "
                                   "(for a cut-out, its alpha channel)")
-    grey = np.asarray(image.convert("L"), dtype=np.uint8)
-    if grey.max() <= 1:
-        return grey.astype(np.float32)
-    return grey.astype(np.float32) / 255.0
+    return _unit_mask(np.asarray(image.convert("L"), dtype=np.uint8))
+
+
+def _unit_mask(values: np.ndarray) -> np.ndarray:
+    """A mask of 8-bit values in [0, 1]: as is when all are in {0, 1}, else divided by 255."""
+    if values.max() <= 1:
+        return values.astype(np.float32)
+    return values.astype(np.float32) / 255.0
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

@@ -22,8 +22,10 @@ Rules, applied identically everywhere so results never depend on the file system
   suffixes. Hidden files (``.DS_Store``), ``Thumbs.db``, ``desktop.ini`` and other non-image
   files, images in formats this package does not read (``.tif``, ``.webp``, ...: named as such),
   anything that is not a regular file (a FIFO, socket or device named like an image would block
-  the reader; a broken link), and sub-folders inside a group folder, are *ignored* and listed in
-  the report.
+  the reader; a broken link or a link loop), and sub-folders inside a group folder, are *ignored*
+  and listed in the report.
+* A file or folder name that is not valid UTF-8 is an error showing its bytes (no CSV table, log
+  or message could hold it).
 * Groups and samples are sorted by name (Unicode code points), never in ``os.listdir`` order.
 * Two files with the same stem in one folder (``a.jpg`` and ``a.png``) are an error: the
   pairing would be ambiguous.
@@ -46,6 +48,7 @@ from gconet_lab.data.errors import DataError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 # Image formats found in downloaded sets that are not read here: reported by name, not as "not an image"
 UNSUPPORTED_IMAGE_SUFFIXES = frozenset({".tif", ".tiff", ".webp", ".gif", ".jp2", ".ppm", ".pgm", ".heic", ".avif"})
+NOT_REGULAR = "not a regular file (FIFO, socket, device, broken link or link loop)"
 OnMissing = Literal["error", "skip"]
 CLASS_FILE = "classes.csv"  # in images/<set>/: columns group,class (see the module docstring)
 
@@ -138,7 +141,7 @@ def ignore_reason(name: str) -> str:
     return "not an image file"
 
 
-def _by_stem(names: Iterable[str], where: str | Path) -> dict[str, str]:
+def by_stem(names: Iterable[str], where: str | Path) -> dict[str, str]:
     """Map stem -> file name, refusing two data files with the same stem."""
     result: dict[str, str] = {}
     for name in sorted(names):
@@ -158,8 +161,8 @@ def pair_by_stem(
     ``images_where`` and ``masks_where`` (default: the same) name the image and the mask folder in
     the error raised for two files with the same stem, so it names the folder that holds them.
     """
-    images = _by_stem(filter(is_data_file, image_names), images_where)
-    masks = _by_stem(filter(is_data_file, mask_names), images_where if masks_where is None else masks_where)
+    images = by_stem(filter(is_data_file, image_names), images_where)
+    masks = by_stem(filter(is_data_file, mask_names), images_where if masks_where is None else masks_where)
     return Pairing(
         pairs=tuple((images[s], masks[s]) for s in sorted(images.keys() & masks.keys())),
         unmatched_images=tuple(images[s] for s in sorted(images.keys() - masks.keys())),
@@ -173,15 +176,42 @@ def _list_dir(folder: Path, report: IndexReport, kind: str) -> tuple[list[str], 
         raise DataError(folder, f"{kind} folder does not exist")
     folders, files = [], []
     for entry in os.scandir(folder):
-        if entry.is_dir() and entry.name.startswith("."):
+        check_name(entry.name, folder)
+        entry_kind = _entry_kind(entry)
+        if entry_kind == "folder" and entry.name.startswith("."):
             report.ignored.append(Skip(Path(entry.path), "hidden folder"))
-        elif entry.is_dir():
+        elif entry_kind == "folder":
             folders.append(entry.name)
-        elif entry.is_file():  # follows links: a link to a regular file counts
+        elif entry_kind == "file":  # follows links: a link to a regular file counts
             files.append(entry.name)
         else:
-            report.ignored.append(Skip(Path(entry.path), "not a regular file (FIFO, socket, device or broken link)"))
+            report.ignored.append(Skip(Path(entry.path), NOT_REGULAR))
     return sorted(folders), sorted(files)
+
+
+def _entry_kind(entry: os.DirEntry) -> str:
+    """``folder``, ``file`` (links followed) or ``other``; a link loop (ELOOP) or an unreadable entry is ``other``."""
+    try:
+        return "folder" if entry.is_dir() else "file" if entry.is_file() else "other"
+    except OSError:
+        return "other"
+
+
+def check_name(name: str, folder: str | Path) -> None:
+    """Refuse a file or folder name that is not valid UTF-8: no table, log or message could hold it.
+
+    Such a name (e.g. Latin-1 ``caf\\xe9`` from an old archive) reaches Python as surrogate escapes;
+    the error shows its bytes.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(_printable(os.fspath(folder)), f"the name '{_printable(name)}' is not valid UTF-8; rename it") from None
+
+
+def _printable(text: str) -> str:
+    """``text`` with the bytes that are not UTF-8 shown as ``\\xNN``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def read_class_file(path: str | Path) -> dict[str, str]:

@@ -124,12 +124,35 @@ def place_file(src: str | Path, dst: str | Path, mode: PlaceMode = "copy") -> No
 def sample_paths(
     out: str | Path, set_name: str, group: str, stem: str, suffix: str
 ) -> tuple[Path, Path]:
-    """(image path, mask path) of one sample in the CoSOD layout under ``out``."""
+    """(image path, mask path) of one sample in the CoSOD layout under ``out``.
+
+    Each of ``set_name``, ``group`` and ``stem`` must be one folder or file name: a ``/``, ``..`` or an
+    absolute path would write outside ``out`` (``ValueError``).
+    """
+    for kind, name in (("set name", set_name), ("group name", group), ("file name", stem)):
+        check_one_name(name, kind)
     out = Path(out)
     return (
         out / "images" / set_name / group / f"{stem}{suffix}",
         out / "gts" / set_name / group / f"{stem}.png",
     )
+
+
+def check_one_name(name: str, kind: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is one folder or file name (not empty, ``.``, ``..``; no ``/``, ``\\``, NUL)."""
+    if name in ("", ".", "..") or any(c in name for c in ("/", "\\", "\0")):
+        raise ValueError(f"{kind} {name!r} must be one folder name (no '/', '\\' or '..'): it would be written "
+                         "outside the output folder")
+
+
+MAX_GENERATED_SIDE = 4096  # a generated image's side; 100000 would ask for a 30 GB image
+
+
+def check_generated_side(size: int) -> None:
+    """Raise ``ValueError`` unless a generated image's side ``size`` is in 32..MAX_GENERATED_SIDE pixels."""
+    if not 32 <= size <= MAX_GENERATED_SIDE:
+        raise ValueError(f"size must be at least 32 pixels (to draw recognisable shapes) and at most "
+                         f"{MAX_GENERATED_SIDE}, not {size}")
 
 
 def add_writer_arguments(parser: argparse.ArgumentParser, default_set_name: str) -> None:

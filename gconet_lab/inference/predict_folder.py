@@ -8,7 +8,8 @@
 
 Either way the output folder is never read as input, files in formats this package does not read
 (``.tif``, ``.webp``, ...) and anything that is not a regular file (a FIFO or device named like an
-image would block the reader) are listed, and a folder with nothing to predict is a
+image would block the reader, a link loop) are listed, and a folder with nothing to predict, two
+images of one stem (their maps would share one name) or a name that is not UTF-8 is a
 :class:`~gconet_lab.data.DataError`.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gconet_lab.data.errors import DataError
-from gconet_lab.data.layout import IMAGE_SUFFIXES, Skip, ignore_reason, is_data_file
+from gconet_lab.data.layout import IMAGE_SUFFIXES, NOT_REGULAR, Skip, by_stem, check_name, ignore_reason, is_data_file
 
 
 @dataclass
@@ -35,17 +36,22 @@ class PredictPlan:
 
 
 def _images_in(folder: Path, skipped: list[Skip]) -> list[Path]:
-    """The readable image files of ``folder``, sorted; unreadable formats and non-regular files go to ``skipped``."""
+    """The readable image files of ``folder``, sorted; unreadable formats and non-regular files go to ``skipped``.
+
+    Two images with one stem (``a.jpg``, ``a.png``) are a :class:`DataError`: both maps would be ``a.png``.
+    """
     images = []
     for path in sorted(folder.iterdir()):
+        check_name(path.name, folder)
         if path.name.startswith(".") or path.is_dir():
             continue
         if not path.is_file():
-            skipped.append(Skip(path, "not a regular file (FIFO, socket, device or broken link)"))
+            skipped.append(Skip(path, NOT_REGULAR))
         elif is_data_file(path.name):
             images.append(path)
         elif ignore_reason(path.name) != "not an image file":
             skipped.append(Skip(path, ignore_reason(path.name)))
+    by_stem((path.name for path in images), folder)
     return images
 
 

@@ -58,7 +58,7 @@ from gconet_lab.data.sources.coco import (
     read_class_names,
     read_yolo_seg,
 )
-from gconet_lab.data.writer import safe_names, sample_paths, write_class_file, write_mask_png
+from gconet_lab.data.writer import check_generated_side, safe_names, sample_paths, write_class_file, write_mask_png
 
 LAYOUT_TRIES = 10  # random layouts tried before the targets are pasted last
 BRIDGE_KERNEL = np.ones((3, 3), np.uint8)  # opening with it drops 1-pixel lines from an alpha
@@ -372,8 +372,7 @@ def write_copy_paste(
     """
     if images_per_group < 2:
         raise ValueError(f"images_per_group must be at least 2 (a group), not {images_per_group}")
-    if size < 32:
-        raise ValueError(f"size must be at least 32 pixels, not {size}")
+    check_generated_side(size)
     coco, out = Path(coco), Path(out)
     if not (coco / "classes.txt").is_file():
         raise DataError(coco, "not a coco128-seg folder (no classes.txt)")

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from gconet_lab.data.writer import sample_paths, write_mask_png
+from gconet_lab.data.writer import check_generated_side, sample_paths, write_mask_png
 
 SHAPES = ("disk", "ring", "square", "triangle", "star", "cross", "diamond", "hexagon")
 PATTERNS = ("solid", "stripes", "checker", "dots")
@@ -230,8 +230,7 @@ def generate(
         raise ValueError(f"n_groups must be in 2..{len(CLASSES)}, not {n_groups}")
     if images_per_group < 2:
         raise ValueError("a co-saliency group needs at least 2 images")
-    if size < 32:
-        raise ValueError(f"size must be at least 32 pixels to draw recognisable shapes, not {size}")
+    check_generated_side(size)
     targets = sorted(np.random.default_rng(seed).permutation(len(CLASSES))[:n_groups].tolist())
     written = {}
     for split_index, split in enumerate(SPLITS):
