@@ -187,7 +187,8 @@ def test_unknown_config_option_is_named():
 
 
 def test_consensus_gate_opens_where_features_agree_with_the_consensus():
-    gate = ConsensusGate(sharpness=10.0, offset=0.3)
+    gate = ConsensusGate(3, projection_channels=3, sharpness=10.0, offset=0.3)
+    torch.nn.init.eye_(gate.projection.weight[:, :, 0, 0])  # P = identity: the raw features' cosine
     consensus = torch.tensor([[1.0, 0.0, 0.0]])
     features = torch.zeros(1, 3, 1, 2)
     features[0, :, 0, 0] = torch.tensor([2.0, 0.0, 0.0])  # the consensus' direction, at another length

@@ -113,7 +113,7 @@ class GCoNetPlus(nn.Module):
         if config.use_gam:
             self.gam = gam or build_gam(config, top)
         if config.consensus_gate:
-            self.consensus_gate = ConsensusGate()
+            self.consensus_gate = ConsensusGate(top)
         self.decoder = FPNDecoder(channels, decoder_channels, config.block_hidden_channels, config.use_bn)
         out = self.decoder.out_channels
         if config.use_cem:
