@@ -397,7 +397,7 @@ def test_evaluate_command_prints_and_writes_only_unit_range_metrics_for_tiny_ima
         assert len(columns) == 3, (metric, columns)  # a huge pysod number runs into the official one
         assert _in_unit_range([float(columns[0]), float(columns[1])]), (metric, columns)
     for name in ("per_image.csv", "per_group.csv"):
-        rows = list(csv.DictReader((out / name).open()))
+        rows = list(csv.DictReader((out / "tables" / "Tiny" / name).open()))
         assert len(rows) == (9 if name == "per_image.csv" else 3)
         for row in rows:
             values = [float(row[key]) for key in ("S", "maxF", "maxE", "MAE", "meanF", "meanE") if key in row]
