@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from gconet_lab.lab.viz.feature_maps import channel_mean, decoder_features_figure
@@ -17,9 +18,11 @@ from gconet_lab.lab.viz.overlays import (
     error_overlay,
     error_regions,
     failure_figure,
+    photo_in_groups_figure,
     thumbnails_figure,
 )
 from gconet_lab.studies.apps import CoSegmentation
+from gconet_lab.studies.group_test import PhotoInGroups
 
 
 def test_channel_mean_shows_where_the_features_respond():
@@ -69,3 +72,26 @@ def test_paired_scores_figure_matches_images_by_group_and_name():
     b = [{"group": "g", "name": "y", "S": 0.6}, {"group": "g", "name": "x", "S": 0.4}]
     points = paired_scores_figure(a, b, ("A", "B")).axes[0].collections[0].get_offsets()
     assert np.asarray(points).tolist() == [[0.2, 0.4], [0.8, 0.6]]
+
+
+def test_photo_in_groups_figure_draws_each_photo_in_each_of_its_groups():
+    image = np.zeros((12, 16, 3), np.uint8)
+    left, right = np.zeros((12, 16), np.float32), np.zeros((12, 16), np.float32)
+    left[:, :8], right[:, 8:] = 1, 1
+    two = PhotoInGroups("two", image, {"cup": left, "dog": right}, {"cup": left * 0.5, "dog": right * 0.25},
+                        {"cup": np.eye(3), "dog": np.ones((3, 3))})
+    three = PhotoInGroups("three", image, {"a": left, "b": right, "c": left}, {"a": left, "b": right, "c": right},
+                          {"a": np.eye(3), "b": np.eye(3), "c": np.eye(3)})
+    figure = photo_in_groups_figure([two, three])
+    assert len(figure.axes) == 2 * (1 + 3 * 2)  # the photo, then mask and map in each of up to three groups
+    titles = [axis.get_title() for axis in figure.axes[:7]]
+    assert titles == ["photo", "cup: mask", "cup: map", "dog: mask", "dog: map", "", ""]
+    assert not figure.axes[5].images and figure.axes[0].get_ylabel() == "two"
+    np.testing.assert_array_equal(figure.axes[2].images[0].get_array(), left * 0.5)
+    np.testing.assert_array_equal(figure.axes[3].images[0].get_array(), right)
+    assert figure.axes[13].get_title() == "c: map"
+    attention = photo_in_groups_figure([two], {"attention": [two.attention]})
+    assert [axis.get_title() for axis in attention.axes] == ["photo", "cup: attention", "dog: attention"]
+    assert attention.axes[1].images[0].get_array().shape == (12, 16, 3)  # over the photo, at its size
+    with pytest.raises(ValueError, match="layer 'map' has 1 entries for 2 photos"):
+        photo_in_groups_figure([two, three], {"map": [two.maps]})

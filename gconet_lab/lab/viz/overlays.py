@@ -1,4 +1,4 @@
-"""Pictures laid over images: CAMs (Fig. 10), failure cases (Fig. 15) and the applications (Fig. 16-17).
+"""Pictures laid over images: CAMs (Fig. 10), failure cases (Fig. 15), the applications (Fig. 16-17), one photo in its groups.
 
 Two kinds of functions: *renderers* turn a tensor or a map into a picture (an RGB uint8 array or a
 grey map in [0, 1]), and *figures* lay pictures out with :func:`gconet_lab.lab.viz.grids.prediction_grid`.
@@ -7,7 +7,7 @@ All of them are plain functions, so tests and widgets call the same code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import cv2
 import matplotlib.pyplot as plt
@@ -17,6 +17,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 
 from gconet_lab.lab.viz.grids import prediction_grid
 from gconet_lab.studies.apps import Box, CoSegmentation, crop
+from gconet_lab.studies.group_test import PhotoInGroups
 
 MISSED_COLOUR = (230, 159, 0)  # orange: co-salient pixels the model missed (false negatives)
 FALSE_COLOUR = (0, 114, 178)  # blue: distractor pixels the model marked (false positives)
@@ -116,5 +117,42 @@ def thumbnails_figure(images: Sequence[np.ndarray], boxes: Sequence[tuple[Box, B
     return prediction_grid(rows, ["boxes", "thumbnail"], cell=2.0)
 
 
+def photo_in_groups_figure(photos: Sequence[PhotoInGroups], layers: Mapping[str, Sequence[Mapping[str, np.ndarray]]] | None = None,
+                           heatmaps: Collection[str] = ("attention",), cell: float = 1.7) -> plt.Figure:
+    """The group test (Sec. 1): one row per photo, the photo, then for each of its groups each layer there.
+
+    ``layers`` maps a layer's name to one ``{group: picture}`` per photo (default: the photo's mask and
+    its map in each group, from the :class:`~gconet_lab.studies.group_test.PhotoInGroups`). A layer named
+    in ``heatmaps`` (e.g. GAM's attention on the h x w cells) is scaled to its maximum and drawn over the
+    photo (:func:`cam_overlay`); the others are drawn as they are. Each panel is titled ``group: layer``;
+    a row with fewer groups than the others leaves its last panels empty.
+    """
+    layers = layers or {"mask": [photo.masks for photo in photos], "map": [photo.maps for photo in photos]}
+    for name, pictures in layers.items():
+        if len(pictures) != len(photos):
+            raise ValueError(f"layer {name!r} has {len(pictures)} entries for {len(photos)} photos")
+    columns = 1 + max(len(photo.groups) for photo in photos) * len(layers)
+    figure, axes = plt.subplots(len(photos), columns, figsize=(cell * columns, cell * len(photos)), squeeze=False)
+    for row, photo in enumerate(photos):
+        panels = [("photo", photo.image)]
+        for group in photo.groups:
+            for name, pictures in layers.items():
+                picture = np.asarray(pictures[row][group])
+                if name in heatmaps:
+                    picture = cam_overlay(photo.image, picture / picture.max() if picture.max() > 0 else picture)
+                panels.append((f"{group}: {name}", picture))
+        for axis in axes[row]:
+            axis.set_axis_off()
+        for axis, (title, picture) in zip(axes[row], panels, strict=False):
+            axis.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=255 if picture.max() > 1 else 1)
+            axis.set_title(title, fontsize=7)
+        axes[row][0].set_axis_on()
+        axes[row][0].set_xticks([])
+        axes[row][0].set_yticks([])
+        axes[row][0].set_ylabel(photo.stem, fontsize=6)
+    figure.tight_layout()
+    return figure
+
+
 __all__ = ["FALSE_COLOUR", "MISSED_COLOUR", "cam_figure", "cam_overlay", "cosegmentation_figure", "cutout", "draw_boxes", "error_overlay", "error_regions",
-           "failure_figure", "thumbnails_figure"]
+           "failure_figure", "photo_in_groups_figure", "thumbnails_figure"]
