@@ -120,10 +120,10 @@ def test_gcm_maps_are_the_head_on_the_photo_times_each_group_consensus(shared_se
     by_name = {group.name: group for group in groups}
     maps = gcm_maps(tiny_model, by_name, shared_samples(groups)["apart"])
     size = tiny_model.config.image_size
-    assert list(maps) == ["a", "b"] and all(m.shape == (size, size) and 0 <= m.min() <= m.max() <= 1 for m in maps.values())
+    assert list(maps) == ["a", "b"] and all(m.shape == (H, W) and 0 <= m.min() <= m.max() <= 1 for m in maps.values())
     with torch.inference_mode():
         item = GroupTestDataset([by_name["b"]], size)[0]  # by hand: group b's consensus on the photo's features
         features = tiny_model.encoder(item["images"])[-1]
         product = features[item["names"].index("apart")][None] * tiny_model.gam(features).consensus
-        expected = torch.sigmoid(tiny_model.gcm_head(product, product, (size, size))[0, 0]).numpy()
+        expected = torch.sigmoid(tiny_model.gcm_head(product, product, (H, W))[0, 0]).numpy()
     np.testing.assert_allclose(maps["b"], expected, atol=1e-5)

@@ -145,18 +145,19 @@ def gcm_maps(model: nn.Module, groups: Mapping[str, Group], samples: Mapping[str
     For each group of the photo, E is GAM's consensus of the whole group (as in training, one GAM
     pass per group); the head then reads F_x * E_g for the photo x. In a training batch of groups
     A and B, the map with E_A is the photo's M+ in group A and the map with E_B its M-, which Eq. 2
-    drives to zero. Maps are sigmoids in [0, 1] at the model's input size.
+    drives to zero. Maps are sigmoids in [0, 1] at the photo's size.
     """
     model = model.eval()
     stem = next(iter(samples.values())).stem
-    products = []
+    products, size = [], (0, 0)
     for name in samples:
         item = GroupTestDataset([groups[name]], model.config.image_size)[0]
+        index = item["names"].index(stem)
         features = model.encoder(item["images"])[-1]
         consensus = model.gam(features).consensus
-        products.append(features[item["names"].index(stem)][None] * consensus)
-    size = (model.config.image_size, model.config.image_size)
-    logits = model.gcm_head(products[0], torch.cat(products[1:]), size)  # (1 + others) maps: the head is per image
+        products.append(features[index][None] * consensus)
+        size = (int(item["sizes"][index][0]), int(item["sizes"][index][1]))
+    logits = model.gcm_head(products[0], torch.cat(products[1:]), size)  # one map per product: the head is per image
     return {name: torch.sigmoid(logit[0]).float().numpy() for name, logit in zip(samples, logits, strict=True)}
 
 
