@@ -46,12 +46,12 @@ def test_decoder_features_browser_follows_group_image_and_level(write_cosod_set)
 def test_failure_browser_shows_the_ranked_image(write_cosod_set, tmp_path):
     root = write_cosod_set({"a": 3})
     predictions = tmp_path / "preds"
-    (predictions / "a").mkdir(parents=True)
+    (predictions / "Tiny" / "a").mkdir(parents=True)
     for i in range(3):
-        Image.fromarray(np.full((24, 32), 80 * i, np.uint8)).save(predictions / "a" / f"a_{i:02d}.png")
+        Image.fromarray(np.full((24, 32), 80 * i, np.uint8)).save(predictions / "Tiny" / "a" / f"a_{i:02d}.png")
     per_image = [{"group": "a", "name": f"a_{i:02d}", "S": s, "maxF": s, "maxE": s, "MAE": 1 - s}
                  for i, s in enumerate((0.5, 0.1, 0.9))]
-    browser = failure_browser(per_image, {"A": predictions}, root, "Tiny")
+    browser = failure_browser({"Tiny": per_image}, {"A": predictions}, root)
     assert browser.controls["rank"].max == 2 and "a_01" in browser.figure.axes[0].get_ylabel()
     browser.controls["rank"].value = 2
     assert "a_02" in browser.figure.axes[0].get_ylabel() and len(browser.figure.axes) == 4
@@ -59,3 +59,24 @@ def test_failure_browser_shows_the_ranked_image(write_cosod_set, tmp_path):
     browser.controls["metric"].value = "MAE"  # the same image is the worst by MAE: the title says which ranking
     assert "a_02" in browser.figure.axes[0].get_ylabel() and "by MAE" in browser.figure.axes[0].get_ylabel()
     assert bytes(browser.view.value) != shown
+
+
+def test_failure_browser_opens_every_set_it_is_given(write_cosod_set, tmp_path):
+    write_cosod_set({"a": 3}, set_name="Tiny")
+    root = write_cosod_set({"b": 2, "c": 2}, set_name="Groups", seed=1)
+    predictions = tmp_path / "preds"
+    for set_name, group, count in (("Tiny", "a", 3), ("Groups", "b", 2), ("Groups", "c", 2)):
+        (predictions / set_name / group).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(np.full((24, 32), 100, np.uint8)).save(predictions / set_name / group / f"{group}_{i:02d}.png")
+    records = {set_name: [{"group": group, "name": f"{group}_{i:02d}", "S": 0.1 * i, "maxF": 0.5, "maxE": 0.5, "MAE": 0.5}
+                          for group, count in groups for i in range(count)]
+               for set_name, groups in (("Tiny", [("a", 3)]), ("Groups", [("b", 2), ("c", 2)]))}
+    browser = failure_browser(records, {"A": predictions}, root)
+    assert browser.controls["set_name"].options == ("Tiny", "Groups") and browser.controls["rank"].max == 2
+    browser.controls["set_name"].value = "Groups"
+    assert browser.controls["group"].options == ("b", "c") and browser.controls["group"].value == "b"
+    assert browser.controls["rank"].max == 1
+    assert browser.figure.axes[0].get_ylabel().startswith("Groups, worst #0 by S: b_00")
+    browser.controls["group"].value = "c"
+    assert "c_00" in browser.figure.axes[0].get_ylabel()

@@ -97,36 +97,48 @@ def decoder_features_browser(models: Mapping[str, GCoNetPlus], data_dir: str | P
     return FigureBrowser(draw, group=group, image=image, level=level)
 
 
-def failure_browser(per_image: list[dict], prediction_roots: Mapping[str, str | Path], data_dir: str | Path,
-                    set_name: str) -> FigureBrowser:
-    """Fig. 15: the worst images of each group by a metric of ``per_image``, with every model's prediction and errors.
+def failure_browser(per_image: Mapping[str, list[dict]], prediction_roots: Mapping[str, str | Path],
+                    data_dir: str | Path) -> FigureBrowser:
+    """Fig. 15: the worst images of each group of each set by a metric, with every model's prediction and errors.
 
-    ``prediction_roots`` maps a model's name to its predicted set, ``<root>/<group>/<name>.png``
-    (:func:`gconet_lab.inference.evaluate.predict_dataset`); ``per_image`` ranks the images (usually the first model's).
+    ``per_image`` maps a set's name (e.g. ``iCoseg``, or ``COCO-groups``, the group test) to its records
+    (:attr:`gconet_lab.metrics.Evaluation.per_image`, usually the first model's), which rank the images;
+    ``prediction_roots`` maps a model's name to the folder of its predicted sets, ``<root>/<set>/<group>/<name>.png``
+    (:func:`gconet_lab.inference.evaluate.predict_dataset`). Choose the set, then its group.
     """
-    groups = sorted({record["group"] for record in per_image})
+    groups_of = {set_name: sorted({record["group"] for record in records}) for set_name, records in per_image.items()}
 
     @lru_cache(maxsize=4)
-    def loaded(group: str) -> GroupBatch:
+    def loaded(set_name: str, group: str) -> GroupBatch:
         return load_group_batch(data_dir, set_name, group, image_size=32)  # only the original images are shown
 
-    def draw(group: str, rank: int, metric: str) -> plt.Figure:
-        ranked = worst_images(per_image, group, metric)
+    def draw(set_name: str, group: str, rank: int, metric: str) -> plt.Figure:
+        ranked = worst_images(per_image[set_name], group, metric)
         rank = min(rank, len(ranked) - 1)
         record = ranked[rank]
-        batch = loaded(group)
+        batch = loaded(set_name, group)
         index = batch.stems.index(record["name"])
-        predictions = {name: read_mask(Path(root) / group / f"{record['name']}.png") for name, root in prediction_roots.items()}
+        predictions = {name: read_mask(Path(root) / set_name / group / f"{record['name']}.png")
+                       for name, root in prediction_roots.items()}
         # the ranking is in the title: when one image is the worst by every metric, changing the metric still shows
         scores = ", ".join(f"{name} {record[name]:.3f}" for name in METRICS)
-        title = f"worst #{rank} by {metric}: {record['name']}: {scores}"
+        title = f"{set_name}, worst #{rank} by {metric}: {record['name']}: {scores}"
         return failure_figure(batch.images[index], batch.masks[index], predictions, title)
 
-    group = widgets.Dropdown(options=groups, description="group")
+    def count(group_name: str) -> int:
+        return sum(record["group"] == group_name for record in per_image[set_control.value])
+
+    def change_set(change: dict) -> None:  # registered before the browser redraws: the set's groups first
+        group.options = groups_of[change["new"]]
+        rank.max = count(group.value) - 1  # also when the new set's first group has the old group's name
+
+    set_control = widgets.Dropdown(options=list(per_image), description="set")
+    group = widgets.Dropdown(options=groups_of[set_control.value], description="group")
     rank = image_slider("rank (0 = worst)")
-    follow_group(group, rank, lambda name: sum(record["group"] == name for record in per_image))
+    set_control.observe(change_set, names="value")
+    follow_group(group, rank, count)
     metric = widgets.Dropdown(options=list(METRICS), description="worst by")
-    return FigureBrowser(draw, group=group, rank=rank, metric=metric)
+    return FigureBrowser(draw, set_name=set_control, group=group, rank=rank, metric=metric)
 
 
 __all__ = ["FigureBrowser", "decoder_features_browser", "failure_browser", "follow_group"]
