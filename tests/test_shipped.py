@@ -121,3 +121,25 @@ def test_the_notebooks_study_the_shipped_model_unless_named(tmp_path, monkeypatc
     monkeypatch.setenv("GCONET_LAB_MODEL", str(tmp_path / "other.pt"))
     other = gconet_plus(studied_weights())
     assert torch.equal(other.state_dict()[first], payload["model"][first].float())
+
+
+def test_the_twin_is_the_same_recipe_without_gam_and_gcm():
+    """The shipped pair differ only in the group modules: the ablation of GAM and GCM at full training length."""
+    with_gam, without = GCoNetWeights.shipped_pair()
+    assert with_gam is WEIGHTS and without.model_name == f"{NAME}-without-gam-gcm"
+    card = without.meta
+    assert card["sha256"] == without.sha256 == sha256_of(without.path) and card["size_bytes"] <= 12 * 1024**2
+    assert without.path.with_suffix(".md").read_text(encoding="utf-8") == render_model_card(card)
+    ours, twin = gconet_plus(with_gam).config.to_dict(), gconet_plus(without).config.to_dict()
+    assert {name for name in ours if ours[name] != twin[name]} == {"use_gam", "use_gcm"}
+    assert card["seed"] == WEIGHTS.meta["seed"] and card["steps"] == WEIGHTS.meta["steps"]
+    model = gconet_plus(without)
+    assert not hasattr(model, "gam") and not hasattr(model, "gcm_head")
+
+
+def test_without_gam_a_photo_gets_one_map_whatever_its_group():
+    model = gconet_plus(GCoNetWeights.CPU_COPYPASTE_224_WITHOUT_GAM_GCM)
+    photo, group_a, group_b = (torch.randn(n, 3, 224, 224) for n in (1, 2, 3))
+    with torch.no_grad():
+        in_a, in_b = model(torch.cat([photo, group_a])).saliency[0], model(torch.cat([photo, group_b])).saliency[0]
+    assert torch.allclose(in_a, in_b, atol=1e-5)

@@ -26,7 +26,8 @@ from typing import Any
 from gconet_lab.config import GCoNetConfig, make_config
 
 TABLE3_TEST_SETS = ("CoCA", "CoSOD3k", "CoSal2015")
-CPU_RECIPE = "cpu-copypaste"  # the main job's and the notebooks' variants' recipe (128 px)
+CPU_RECIPE = "cpu-copypaste"  # the notebooks' variants' recipe (128 px)
+MAIN_JOB_RECIPE = "cpu-cogroups"  # the main job's: the same with real-photo class groups (128 px)
 SHIPPED_RECIPE = "cpu-copypaste-224"  # the shipped model's: the same at 224 px
 
 
@@ -95,6 +96,10 @@ RECIPES: dict[str, Recipe] = {
         Recipe("cpu-copypaste", "CPU copy-paste", _CPU_SETS, preset="cpu", options=_CPU_OPTIONS),
         Recipe("cpu-copypaste-224", "CPU copy-paste, 224 px", _CPU_SETS, preset="cpu",
                options=(*_CPU_OPTIONS, ("image_size", 224))),
+        # The main job's: the CPU recipe plus real photos in the group of every class they show, batches whose two
+        # groups share photos and the consensus gate (#the-group-on-real-photos), for the epochs that fit its 15 minutes.
+        Recipe("cpu-cogroups", "CPU co-groups", (*_CPU_SETS, "COCO-extra-train"), preset="cpu",
+               options=(*_CPU_OPTIONS, ("epochs", 2), ("shared_photo_p", 1.0), ("consensus_gate", True))),
     )
 }
 

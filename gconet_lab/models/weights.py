@@ -71,6 +71,9 @@ class GCoNetWeights(Enum):
     """Trained GCoNet+ weights shipped in ``gconet_lab/weights/``: file, its SHA-256, the input size it expects."""
 
     CPU_COPYPASTE_224 = ("cpu-copypaste-224.pt", "4fcd40b5d5874e3155037ec453dc89d2bcf476609af517bc9ba40537472c7d18", 224)
+    # the same recipe without GAM and GCM: the ablation twin of CPU_COPYPASTE_224
+    CPU_COPYPASTE_224_WITHOUT_GAM_GCM = (
+        "cpu-copypaste-224-without-gam-gcm.pt", "b211b8ad2969e1dc20acdb2e9830840277dead0c4d3154e1b9123a482e183262", 224)
     DEFAULT = CPU_COPYPASTE_224
 
     def __init__(self, file: str, sha256: str, image_size: int) -> None:
@@ -93,6 +96,11 @@ class GCoNetWeights(Enum):
     def transforms(self) -> ImageTransform:
         """The preprocessing of this model's inputs (:func:`gconet_lab.data.transforms.prepare_image` at its size)."""
         return ImageTransform(self.image_size)
+
+    @classmethod
+    def shipped_pair(cls) -> tuple[GCoNetWeights, GCoNetWeights]:
+        """The default model and its ablation twin (the same recipe without GAM and GCM), to compare them."""
+        return cls.CPU_COPYPASTE_224, cls.CPU_COPYPASTE_224_WITHOUT_GAM_GCM
 
     @classmethod
     def named(cls, name: str) -> GCoNetWeights | None:
