@@ -20,6 +20,7 @@ import numpy as np
 from gconet_lab.data import index_set, read_image, read_mask
 from gconet_lab.engine.recipes import MAIN_JOB_RECIPE, RECIPES
 from gconet_lab.inference.evaluate import CENTRE_PRIOR, DatasetScores, evaluate_model
+from gconet_lab.inference.fast_inference import make_fast_model
 from gconet_lab.lab.viz.grids import prediction_grid
 from gconet_lab.lab.viz.metric_plots import loss_curves
 from gconet_lab.metrics import METRICS
@@ -84,10 +85,10 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
         trained = train_recipe(MAIN_JOB_RECIPE, data_dir, run_dir, epochs=epochs or MAIN_JOB_EPOCHS, device=device, **overrides)
         histories[name], steps[name] = trained.result.history, trained.result.steps
         for test_set in MAIN_JOB_TEST_SETS:  # never maps of an earlier run: evaluate_model scores exactly this run's
-            scores[test_set][name] = evaluate_model(trained.model, data_dir, test_set, run_dir)
+            scores[test_set][name] = evaluate_model(make_fast_model(trained.model), data_dir, test_set, run_dir)
         predictions[name] = run_dir / "predictions"
     for row, weights in SHIPPED_MODELS.items():
-        shipped = gconet_plus(weights, device=device or "cpu")
+        shipped = make_fast_model(gconet_plus(weights, device=device or "cpu"))  # the same maps, BatchNorm folded
         for test_set in MAIN_JOB_TEST_SETS:
             scores[test_set][row] = evaluate_model(shipped, data_dir, test_set, out / weights.model_name)
     for test_set in MAIN_JOB_TEST_SETS:
