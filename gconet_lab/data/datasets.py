@@ -13,7 +13,6 @@ original (H, W) so predictions can be resized back before evaluation (as the off
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from gconet_lab.data.sampling import (
     class_names_of,
     filter_small_groups,
 )
+from gconet_lab.data.sources.manifest import sha256_of
 from gconet_lab.data.transforms import (
     OFFICIAL_AUGMENT,
     AugmentConfig,
@@ -53,11 +53,6 @@ def load_sample(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
         )
         mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.BILINEAR))
     return image, mask
-
-
-def photo_key(sample: Sample) -> str:
-    """The photo of a sample, by content: the same photo in two class groups (COCO-SEG style) has one key."""
-    return hashlib.blake2b(sample.image.read_bytes(), digest_size=16).hexdigest()
 
 
 class GroupPairDataset(Dataset[dict[str, Any]]):
@@ -112,11 +107,11 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
                      shared_photo_p: float = 0.0) -> GroupPairSampler:
         """The sampler that yields this dataset's keys (``max_group_size`` 32: paper; 26: code), or process ``rank``'s share of them.
 
-        ``shared_photo_p > 0`` pairs groups that share photos (told apart by :func:`photo_key`), see
+        ``shared_photo_p > 0`` pairs groups that share photos (told apart by their files' SHA-256), see
         :mod:`~gconet_lab.data.sampling`.
         """
         sizes = [len(group) for group in self.groups]
-        photos = [[photo_key(sample) for sample in group.samples] for group in self.groups] if shared_photo_p else None
+        photos = [[sha256_of(sample.image) for sample in group.samples] for group in self.groups] if shared_photo_p else None
         return GroupPairSampler(sizes, self.class_ids, max_group_size, seed, rank, world_size, photos, shared_photo_p)
 
     def __getitem__(self, draw: PairDraw) -> dict[str, Any]:

@@ -166,13 +166,11 @@ class GCoNetPlus(nn.Module):
         levels = self.encoder(images)
         x5 = levels[-1]
         group_features, inter, attention, consensus = self.group_collaboration(x5)
-        gate = None
+        gate, decoder_input, decoder_levels = None, group_features, levels
         if config.consensus_gate:  # each image compared with its own group's E (two groups in training)
             gate = self.consensus_gate(x5, consensus.repeat_interleave(len(x5) // len(consensus), dim=0))
-            decoder_features = self.decoder(group_features * gate, [level * upsample_to(gate, level) for level in levels],
-                                            size)
-        else:
-            decoder_features = self.decoder(group_features, levels, size)
+            decoder_input, decoder_levels = group_features * gate, [level * upsample_to(gate, level) for level in levels]
+        decoder_features = self.decoder(decoder_input, decoder_levels, size)
         fine = decoder_features[-1]
         if config.use_cem:
             cem = self.cem(fine)
