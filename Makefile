@@ -1,7 +1,8 @@
 # Two commands from a fresh clone (Python >= 3.10 on PATH as python3):
 #   make demo   install into .venv, then run the main job (prepare data, train, evaluate, report)
 #   make test   install into .venv, then ruff, the whole test suite and every notebook (nbval, fast profile),
-#               then every notebook in JupyterLab in Chromium and the Voila apps (make browser-test)
+#               then in JupyterLab in Chromium every notebook's stored outputs, the widget notebooks run,
+#               and the Voila apps (make browser-test)
 # and, while editing, make test-fast: ruff and the tests not marked slow or browser (about a minute)
 # and, for a classroom, make app: a notebook's widgets as a web page (Voila)
 PYTHON ?= python3
