@@ -76,6 +76,7 @@ class GCoNetConfig:
     lambda_gst: float = 3.0
     lambda_acm: float = 3.0
     lambda_racm: float = 3.0
+    lambda_gate: float = 0.0  # with consensus_gate: BCE of the gate against the group's mask (paper: none)
 
     # --- training (Sec. 4.3) ---
     max_group_size: int = 32  # Eq. 16 (C4: code 26)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gconet_lab.config import make_config
-from gconet_lab.losses import GCoNetLoss, binary_focal_loss, gcm_loss, gst_loss, iou_loss
+from gconet_lab.losses import GCoNetLoss, binary_focal_loss, gate_loss, gcm_loss, gst_loss, iou_loss
 from gconet_lab.models import GCoNetOutput, GCoNetPlus, differentiable_binarization, group_affinity_attention
 
 
@@ -82,6 +82,25 @@ def test_objective_weights_each_term():
     expected = 30 * math.log(2) + 0.5 * 0.5 + 3 * 2.0 + 3 * math.log(3)
     assert breakdown.total.item() == pytest.approx(expected, rel=1e-5)
     assert set(breakdown.terms) == {"bce", "iou", "gst", "acm"}
+
+
+def test_gate_loss_compares_the_gate_with_the_mask_averaged_to_its_size():
+    masks = torch.zeros(1, 1, 4, 4)
+    masks[..., :2, :] = 1.0  # top half: the group's object
+    gate = torch.tensor([[[[0.9, 0.9], [0.1, 0.1]]]])  # open on it, closed below
+    assert gate_loss(gate, masks).item() == pytest.approx(-math.log(0.9))
+    assert gate_loss(1 - gate, masks).item() == pytest.approx(-math.log(0.1))  # open on the other object
+    with pytest.raises(ValueError, match="gate of 1 images for 2 masks"):
+        gate_loss(gate, masks.repeat(2, 1, 1, 1))
+
+
+def test_objective_adds_the_gate_term_only_when_weighted():
+    saliency, masks = torch.full((2, 1, 2, 2), 0.5), torch.ones(2, 1, 2, 2)
+    output = GCoNetOutput(saliency=saliency, consensus_gate=torch.full((2, 1, 1, 1), 0.5))
+    without = GCoNetLoss(make_config("tiny", use_gst=False, use_acm=False))(output, masks)
+    weighted = GCoNetLoss(make_config("tiny", use_gst=False, use_acm=False, lambda_gate=2.0))(output, masks)
+    assert "gate" not in without.terms
+    assert weighted.total.item() == pytest.approx(without.total.item() + 2 * math.log(2), rel=1e-5)
 
 
 # --- a group of one image -------------------------------------------------------------------------

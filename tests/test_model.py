@@ -209,7 +209,9 @@ def test_with_the_consensus_gate_one_photo_gets_another_map_in_another_group(tin
     assert not torch.allclose(in_a.saliency[0], in_b.saliency[0])  # the group reaches the decoder's every input
     images, masks, class_ids = two_groups(2, 64)
     model.train()
-    GCoNetLoss(model.config)(model(images), masks, class_ids).total.backward()
+    output = model(images)
+    assert output.consensus_gate.shape == (len(images), 1, 2, 2)  # for the gate loss
+    GCoNetLoss(model.config)(output, masks, class_ids).total.backward()
     assert model.consensus_gate.sharpness.grad is not None and model.consensus_gate.offset.grad is not None
     with pytest.raises(ConfigError, match="consensus_gate=True needs use_gam=True"):
         make_config("tiny", consensus_gate=True, use_gam=False, use_gcm=False)

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from gconet_lab.config import GCoNetConfig
 from gconet_lab.losses.focal import gcm_loss
+from gconet_lab.losses.gate import gate_loss
 from gconet_lab.losses.gst import gst_loss
 from gconet_lab.losses.saliency import bce_loss, iou_loss
 from gconet_lab.models.gconet_plus import GCoNetOutput
@@ -52,6 +53,9 @@ class GCoNetLoss:
         if output.gst_features is not None:
             terms["gst"] = gst_loss(output.gst_features, config.gst_margin)
             weights["gst"] = config.lambda_gst
+        if output.consensus_gate is not None and config.lambda_gate > 0:
+            terms["gate"] = gate_loss(output.consensus_gate, masks)
+            weights["gate"] = config.lambda_gate
         for name, logits in (("acm", output.class_logits), ("racm", output.racm_class_logits)):
             if logits is not None:
                 if class_ids is None:

@@ -79,6 +79,7 @@ class GCoNetOutput:
     racm_class_logits: Tensor | None = None  # RACM, Eq. 7
     pooled_features: Tensor | None = None  # GAP of the deepest features of the raw images, (B, C)
     gst_features: Tensor | None = None  # the features the GST loss separates, (B, C)
+    consensus_gate: Tensor | None = None  # G per image, (B, 1, h, w), training only, with config.consensus_gate
     intermediates: GCoNetIntermediates | None = field(default=None, repr=False)
 
 
@@ -185,6 +186,8 @@ class GCoNetPlus(nn.Module):
                 consensus=consensus, consensus_gate=gate, cem_probability=cem.probability if cem else None,
                 cem_threshold=cem.threshold if cem else None, cem_k=cem.k if cem else None,
             )
+        if self.training:
+            output.consensus_gate = gate
         if self.training or return_intermediates:
             self.auxiliary_outputs(images, x5, fine, group_features, inter, output)
         return output
