@@ -17,10 +17,12 @@ from __future__ import annotations
 from torch import Tensor
 from torch.nn import functional as F
 
+from gconet_lab.losses.saliency import bce_loss
+
 
 def gate_loss(gate: Tensor, masks: Tensor) -> Tensor:
-    """Mean BCE between the gate (B, 1, h, w) in (0, 1) and the masks (B, 1, H, W) averaged down to h x w."""
+    """Eq. 9's BCE between the gate (B, 1, h, w) in (0, 1) and the masks (B, 1, H, W) averaged down to h x w."""
     if gate.shape[0] != masks.shape[0]:
         raise ValueError(f"gate of {gate.shape[0]} images for {masks.shape[0]} masks")
     target = F.adaptive_avg_pool2d(masks.float(), gate.shape[-2:])
-    return F.binary_cross_entropy(gate.float().clamp(1e-6, 1 - 1e-6), target)
+    return bce_loss(gate, target)
