@@ -16,6 +16,7 @@ from gconet_lab.data.datasets import (
 )
 from gconet_lab.data.layout import index_set
 from gconet_lab.data.sampling import GroupPairSampler, group_size_n
+from gconet_lab.data.transforms import AugmentConfig
 
 SIZES = {"ant": 3, "bee": 5, "cat": 7, "dog": 2, "eel": 1}
 
@@ -209,6 +210,22 @@ def test_loader_finds_one_photo_in_two_class_groups_by_its_content(write_cosod_s
     for draw in loader.sampler:
         assert 0 in (draw.images_a if draw.group_a == cat else draw.images_b)
         assert stems["dog"].index("shared") in (draw.images_a if draw.group_a == dog else draw.images_b)
+
+
+def test_a_shared_photo_is_augmented_alike_in_both_halves(write_cosod_set) -> None:
+    root = write_cosod_set({"cat": 3, "dog": 3}, size=(24, 32))
+    images, gts = root / "images" / "Tiny", root / "gts" / "Tiny"
+    for folder in (images, gts):  # the first cat photo is also a dog photo
+        suffix = ".png" if folder == gts else next((images / "cat").iterdir()).suffix
+        first = sorted((folder / "cat").iterdir())[0]
+        (folder / "dog" / f"shared{suffix}").write_bytes(first.read_bytes())
+    loader = make_train_loader([index_set(root, "Tiny")], image_size=16, max_group_size=3, seed=0, shared_photo_p=1.0,
+                               augment=AugmentConfig(zoom_p=1.0))
+    for draw in loader.sampler:
+        batch, n = loader.dataset[draw], len(draw.images_a)
+        assert batch["shared"] == draw.shared == 1  # the shared photo leads both halves
+        assert torch.equal(batch["images"][0], batch["images"][n])  # one crop, flip, rotation and colour change
+        assert not torch.equal(batch["images"][1], batch["images"][n + 1])  # other photos: their own
 
 
 # --- resuming inside an epoch ---------------------------------------------------------------------

@@ -60,6 +60,24 @@ def test_object_crop_keeps_the_whole_object_and_enlarges_it() -> None:
     assert grown > 40  # the object fills more of the image in nearly every crop
 
 
+def test_object_crop_keeps_the_region_it_is_given_whole() -> None:
+    # the mask is one square; keep is another one, in the opposite corner, that a crop around the mask may cut
+    mask = np.zeros((40, 56), np.float32)
+    mask[2:8, 2:8] = 1.0
+    keep = np.zeros_like(mask)
+    keep[30:38, 44:54] = 1.0
+    image = np.zeros((40, 56, 3), np.uint8)
+    image[..., 1] = (keep * 255).astype(np.uint8)  # green: the region to keep
+    kept_area = lambda crop: (np.asarray(crop)[..., 1] > 127).sum()  # noqa: E731
+    rng, cut_without_keep = np.random.default_rng(0), 0
+    for _ in range(30):
+        with_keep, _ = random_object_crop(Image.fromarray(image), Image.fromarray(mask), rng, p=1.0, keep=keep)
+        assert kept_area(with_keep) >= keep.sum()  # whole, and enlarged as the crop zooms in
+        without_keep, _ = random_object_crop(Image.fromarray(image), Image.fromarray(mask), rng, p=1.0)
+        cut_without_keep += kept_area(without_keep) < keep.sum()
+    assert cut_without_keep > 0  # around the mask alone the other square is often cut
+
+
 def test_object_crop_leaves_an_empty_mask_and_p_zero_alone() -> None:
     image, mask = red_is_mask()
     rng = np.random.default_rng(0)

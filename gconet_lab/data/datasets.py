@@ -64,7 +64,8 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
     * ``masks``: float (2N, 1, S, S), soft, in [0, 1];
     * ``class_ids``: long (2N,), the index of each group's class in :attr:`class_names` (ACM/RACM
       targets); groups of one class share it and are never drawn together;
-    * ``groups``: ``[name of A, name of B]``.
+    * ``groups``: ``[name of A, name of B]``;
+    * ``shared``: how many leading images of both halves are one photo (:attr:`PairDraw.shared`).
 
     Groups with fewer than ``min_group_size`` images are dropped and listed in :attr:`skipped`.
     ``class_names`` defaults to the sorted classes of the kept groups (:attr:`Group.class_name`);
@@ -119,8 +120,13 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
         images, masks, class_ids = [], [], []
         for group_index, picks in ((draw.group_a, draw.images_a), (draw.group_b, draw.images_b)):
             group = self.groups[group_index]
-            for i in picks:
-                image, mask = self.transform(*self.cache.get(group.samples[i], load_sample), rng)
+            for k, i in enumerate(picks):
+                image, mask = self.cache.get(group.samples[i], load_sample)
+                if k < draw.shared:  # one photo in both halves: augmented alike, the crop keeps both objects
+                    photo_rng = np.random.default_rng([draw.seed, k])
+                    image, mask = self.transform(image, mask, photo_rng, self._both_objects(draw, k))
+                else:
+                    image, mask = self.transform(image, mask, rng)
                 images.append(image)
                 masks.append(mask)
                 class_ids.append(self.class_ids[group_index])
@@ -129,7 +135,18 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
             "masks": torch.stack(masks),
             "class_ids": torch.tensor(class_ids, dtype=torch.long),
             "groups": [self.groups[draw.group_a].name, self.groups[draw.group_b].name],
+            "shared": draw.shared,
         }
+
+
+    def _both_objects(self, draw: PairDraw, k: int) -> np.ndarray:
+        """The union of the two masks of shared photo ``k`` (image k of both halves)."""
+        _, mask_a = self.cache.get(self.groups[draw.group_a].samples[draw.images_a[k]], load_sample)
+        _, mask_b = self.cache.get(self.groups[draw.group_b].samples[draw.images_b[k]], load_sample)
+        if mask_a.shape != mask_b.shape:
+            names = f"{self.groups[draw.group_a].name} and {self.groups[draw.group_b].name}"
+            raise ValueError(f"shared photo {k} of groups {names} has two mask sizes: {mask_a.shape}, {mask_b.shape}")
+        return np.maximum(mask_a, mask_b)
 
 
 class GroupTestDataset(Dataset[dict[str, Any]]):

@@ -23,7 +23,9 @@ in the group of every class it shows, masked with that class only. With probabil
 ``shared_photo_p`` a draw pairs group A with a group B of another class that shares photos with it,
 and puts those photos in *both* halves of the batch, each half with its own group's mask: a map
 that ignores the group (the same blob for the rider and the motorbike) is then wrong in one half,
-so only reading the group's consensus (GAM) lowers the loss. The photos are told apart by content
+so only reading the group's consensus (GAM) lowers the loss. Such a photo is augmented alike in
+both halves (:attr:`PairDraw.shared`): with its own crop, flip or colours in each half, the crop
+that keeps the own object whole would tell the halves apart without the group. The photos are told apart by content
 (``photos``: one key per image, e.g. a hash of its bytes), and the extra random draws happen only
 when the option is on, so the batches of ``shared_photo_p=0`` stay those of the paper's sampler.
 
@@ -49,13 +51,18 @@ from gconet_lab.data.layout import Group, Skip
 
 @dataclass(frozen=True)
 class PairDraw:
-    """One training step: group indices, the image indices taken from each, augmentation seed."""
+    """One training step: group indices, the image indices taken from each, augmentation seed.
+
+    ``shared``: the first ``shared`` images of both halves are the same photos (image k of A is image
+    k of B, each with its own group's mask), so they are augmented alike.
+    """
 
     group_a: int
     group_b: int
     images_a: tuple[int, ...]
     images_b: tuple[int, ...]
     seed: int
+    shared: int = 0
 
 
 def group_size_n(size_a: int, size_b: int, max_group_size: int) -> int:
@@ -200,6 +207,7 @@ class GroupPairSampler(Sampler[PairDraw]):
             images_a=fill(a, [i for i, _ in common]),
             images_b=fill(b, [j for _, j in common]),
             seed=int(rng.integers(2**63)),
+            shared=len(common),
         )
 
 

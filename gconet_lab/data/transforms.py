@@ -66,17 +66,18 @@ def object_crop_box(mask: np.ndarray, rng: np.random.Generator) -> tuple[int, in
 
 
 def random_object_crop(
-    image: Image.Image, mask: Image.Image, rng: np.random.Generator, p: float
+    image: Image.Image, mask: Image.Image, rng: np.random.Generator, p: float, keep: np.ndarray | None = None
 ) -> tuple[Image.Image, Image.Image]:
     """With probability ``p`` crop an :func:`object_crop_box` of both, resized back to the image's size.
 
     The object is never cut and fills more of the picture on average, as in the test images of
-    iCoseg. An empty mask is left as it is. With ``p`` 0 no random number is drawn, so the official
-    augmentation's draws are unchanged.
+    iCoseg. ``keep`` (default: the mask) is the region the box holds whole, e.g. the objects of
+    every group a photo is drawn in. An empty region is left uncropped. With ``p`` 0 no random
+    number is drawn, so the official augmentation's draws are unchanged.
     """
     if p <= 0 or rng.random() >= p:
         return image, mask
-    box = object_crop_box(np.asarray(mask), rng)
+    box = object_crop_box(np.asarray(mask) if keep is None else keep, rng)
     if box is None:
         return image, mask
     bilinear = Image.Resampling.BILINEAR
@@ -156,13 +157,16 @@ class TrainTransform:
         self.config = config
 
     def __call__(
-        self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+        self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, keep: np.ndarray | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Augment an RGB uint8 (H, W, 3) image and float (H, W) mask; return (3,S,S), (1,S,S)."""
+        """Augment an RGB uint8 (H, W, 3) image and float (H, W) mask; return (3,S,S), (1,S,S).
+
+        ``keep``: the region a crop must hold whole (:func:`random_object_crop`; default: the mask).
+        """
         image_pil, mask_pil = Image.fromarray(image), Image.fromarray(mask.astype(np.float32))
         cfg = self.config
         if cfg is not None:
-            image_pil, mask_pil = random_object_crop(image_pil, mask_pil, rng, cfg.zoom_p)
+            image_pil, mask_pil = random_object_crop(image_pil, mask_pil, rng, cfg.zoom_p, keep)
             image_pil, mask_pil = random_hflip(image_pil, mask_pil, rng, cfg.flip_p)
             image_pil, mask_pil = random_rotate(
                 image_pil, mask_pil, rng, cfg.rotate_p, cfg.max_angle
