@@ -64,8 +64,7 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
     * ``masks``: float (2N, 1, S, S), soft, in [0, 1];
     * ``class_ids``: long (2N,), the index of each group's class in :attr:`class_names` (ACM/RACM
       targets); groups of one class share it and are never drawn together;
-    * ``groups``: ``[name of A, name of B]``;
-    * ``shared``: how many leading images of both halves are one photo (:attr:`PairDraw.shared`).
+    * ``groups``: ``[name of A, name of B]``.
 
     Groups with fewer than ``min_group_size`` images are dropped and listed in :attr:`skipped`.
     ``class_names`` defaults to the sorted classes of the kept groups (:attr:`Group.class_name`);
@@ -135,9 +134,7 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
             "masks": torch.stack(masks),
             "class_ids": torch.tensor(class_ids, dtype=torch.long),
             "groups": [self.groups[draw.group_a].name, self.groups[draw.group_b].name],
-            "shared": draw.shared,
         }
-
 
     def _both_objects(self, draw: PairDraw, k: int) -> np.ndarray:
         """The union of the two masks of shared photo ``k`` (image k of both halves)."""

@@ -25,9 +25,10 @@ and puts those photos in *both* halves of the batch, each half with its own grou
 that ignores the group (the same blob for the rider and the motorbike) is then wrong in one half,
 so only reading the group's consensus (GAM) lowers the loss. Such a photo is augmented alike in
 both halves (:attr:`PairDraw.shared`): with its own crop, flip or colours in each half, the crop
-that keeps the own object whole would tell the halves apart without the group. The photos are told apart by content
-(``photos``: one key per image, e.g. a hash of its bytes), and the extra random draws happen only
-when the option is on, so the batches of ``shared_photo_p=0`` stay those of the paper's sampler.
+that keeps the own object whole would tell the halves apart without the group. The photos are
+told apart by content (``photos``: one key per image, e.g. a hash of its bytes), and the extra
+random draws happen only when the option is on, so the batches of ``shared_photo_p=0`` stay those
+of the paper's sampler.
 
 Class identity is the group's *class* (:attr:`Group.class_name`: its folder name unless the set's
 class file says otherwise, :mod:`gconet_lab.data.layout`), indexed in sorted order: two training
