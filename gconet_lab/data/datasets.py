@@ -117,13 +117,13 @@ class GroupPairDataset(Dataset[dict[str, Any]]):
     def __getitem__(self, draw: PairDraw) -> dict[str, Any]:
         rng = np.random.default_rng(draw.seed)
         images, masks, class_ids = [], [], []
+        both_objects = [self._both_objects(draw, k) for k in range(draw.shared)]  # once per shared photo
         for group_index, picks in ((draw.group_a, draw.images_a), (draw.group_b, draw.images_b)):
             group = self.groups[group_index]
             for k, i in enumerate(picks):
                 image, mask = self.cache.get(group.samples[i], load_sample)
                 if k < draw.shared:  # one photo in both halves: augmented alike, the crop keeps both objects
-                    photo_rng = np.random.default_rng([draw.seed, k])
-                    image, mask = self.transform(image, mask, photo_rng, self._both_objects(draw, k))
+                    image, mask = self.transform(image, mask, np.random.default_rng([draw.seed, k]), both_objects[k])
                 else:
                     image, mask = self.transform(image, mask, rng)
                 images.append(image)
