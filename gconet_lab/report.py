@@ -13,12 +13,17 @@ prediction for a few groups.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from gconet_lab.data import index_set, read_image, read_mask
 from gconet_lab.engine.recipes import MAIN_JOB_RECIPE, RECIPES
+from gconet_lab.engine.side_by_side import run_side_by_side, side_by_side_workers
+from gconet_lab.engine.train import select_device
 from gconet_lab.inference.evaluate import CENTRE_PRIOR, DatasetScores, evaluate_model
 from gconet_lab.inference.fast_inference import make_fast_model
 from gconet_lab.lab.viz.grids import prediction_grid
@@ -73,26 +78,68 @@ def example_rows(data_dir: Path, predictions: dict[str, Path], groups: int = 3, 
     return rows, titles
 
 
+@dataclass(frozen=True)
+class TrainedScores:
+    """One model trained by the main job: its loss history, its steps, and its scores on each test set."""
+
+    history: list[dict]
+    steps: int
+    scores: dict[str, DatasetScores]
+
+
+def train_and_score(overrides: dict, data_dir: Path, run_dir: Path, epochs: int, device: str | None,
+                    progress: bool) -> TrainedScores:
+    """Train the main job's recipe changed by ``overrides`` in ``run_dir`` (resuming a run there), then score it."""
+    trained = train_recipe(MAIN_JOB_RECIPE, data_dir, run_dir, epochs=epochs, device=device, progress=progress,
+                           **overrides)
+    fast = make_fast_model(trained.model)  # the same maps, BatchNorm folded
+    # never maps of an earlier run: evaluate_model scores exactly this run's
+    scores = {test_set: evaluate_model(fast, data_dir, test_set, run_dir) for test_set in MAIN_JOB_TEST_SETS}
+    return TrainedScores(trained.result.history, trained.result.steps, scores)
+
+
+def score_shipped(weights: GCoNetWeights, data_dir: Path, test_set: str, out: Path, device: str | None) -> DatasetScores:
+    """A shipped model's scores on one test set."""
+    shipped = make_fast_model(gconet_plus(weights, device=device or "cpu"))
+    return evaluate_model(shipped, data_dir, test_set, out / weights.model_name)
+
+
+def score_centre_prior(data_dir: Path, test_set: str, out: Path) -> DatasetScores:
+    return evaluate_model(CENTRE_PRIOR, data_dir, test_set, out / "centre_prior")
+
+
 def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, device: str | None = None) -> Path:
-    """Everything the README's first command does; returns the path of the report."""
+    """Everything the README's first command does; returns the path of the report.
+
+    The two trainings, then the evaluations, run two at a time side by side on a CPU
+    (:mod:`gconet_lab.engine.side_by_side`), one after the other on a GPU.
+    """
     out = Path(out)
     started = time.perf_counter()
     data_dir = prepare_default_data(out / "data")
+    epochs = epochs or MAIN_JOB_EPOCHS
+    workers = side_by_side_workers(select_device(device), len(TRAINED_MODELS))
+    jobs: dict[str, Callable[[], object]] = {  # the epoch bars of trainings side by side would overwrite each other
+        f"train {name}": partial(train_and_score, overrides, data_dir, out / f"run{index}", epochs, device, workers == 1)
+        for index, (name, overrides) in enumerate(TRAINED_MODELS.items())
+    }
+    for row, weights in SHIPPED_MODELS.items():
+        jobs |= {f"{row} on {test_set}": partial(score_shipped, weights, data_dir, test_set, out, device)
+                 for test_set in MAIN_JOB_TEST_SETS}
+    jobs |= {f"{CENTRE_PRIOR} on {test_set}": partial(score_centre_prior, data_dir, test_set, out)
+             for test_set in MAIN_JOB_TEST_SETS}
+    results = run_side_by_side(jobs, workers, desc="main job")
     scores: dict[str, dict[str, DatasetScores]] = {name: {} for name in MAIN_JOB_TEST_SETS}
     histories, predictions, steps = {}, {}, {}
-    for index, (name, overrides) in enumerate(TRAINED_MODELS.items()):
-        run_dir = out / f"run{index}"
-        trained = train_recipe(MAIN_JOB_RECIPE, data_dir, run_dir, epochs=epochs or MAIN_JOB_EPOCHS, device=device, **overrides)
-        histories[name], steps[name] = trained.result.history, trained.result.steps
-        for test_set in MAIN_JOB_TEST_SETS:  # never maps of an earlier run: evaluate_model scores exactly this run's
-            scores[test_set][name] = evaluate_model(make_fast_model(trained.model), data_dir, test_set, run_dir)
-        predictions[name] = run_dir / "predictions"
-    for row, weights in SHIPPED_MODELS.items():
-        shipped = make_fast_model(gconet_plus(weights, device=device or "cpu"))  # the same maps, BatchNorm folded
+    for index, name in enumerate(TRAINED_MODELS):
+        trained = results[f"train {name}"]
+        histories[name], steps[name] = trained.history, trained.steps
         for test_set in MAIN_JOB_TEST_SETS:
-            scores[test_set][row] = evaluate_model(shipped, data_dir, test_set, out / weights.model_name)
-    for test_set in MAIN_JOB_TEST_SETS:
-        scores[test_set][CENTRE_PRIOR] = evaluate_model(CENTRE_PRIOR, data_dir, test_set, out / "centre_prior")
+            scores[test_set][name] = trained.scores[test_set]
+        predictions[name] = out / f"run{index}" / "predictions"
+    for row in (*SHIPPED_MODELS, CENTRE_PRIOR):
+        for test_set in MAIN_JOB_TEST_SETS:
+            scores[test_set][row] = results[f"{row} on {test_set}"]
     predictions[CENTRE_PRIOR] = out / "centre_prior" / "predictions"
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,76 @@
+"""Run independent jobs side by side in worker processes, each with an equal share of the CPU cores.
+
+A small model does not keep two cores busy: on a 2-core CPU one PyTorch process trains or evaluates
+the 128-pixel CPU model only about 1.3 times faster at 2 threads than at 1, and the metrics run on one
+core whatever the threads. Two such jobs side by side at one thread each therefore finish sooner than
+the same two one after the other at two threads (timings: ``docs/experiments.md#the-main-job-side-by-side``).
+Two processes at two threads each would slow each other badly (OpenMP threads that wait for a busy
+core), so every worker gets ``cores // workers`` threads.
+
+Workers are *spawned* (a fresh interpreter, not a fork of one whose OpenMP pool already runs), so a
+job must be picklable: a module-level function, or a :func:`functools.partial` of one. Results come
+back in the order the jobs were given; the first job that raises stops the jobs not yet started and
+raises in the caller.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TypeVar
+
+import torch
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (fewer than the machine's in a container or under ``taskset``)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def side_by_side_workers(device: torch.device, jobs: int = 2) -> int:
+    """How many ``jobs`` to run at once on ``device``: one at a time on a GPU (they would share it), else as
+    many as there are cores, at most ``jobs``."""
+    return 1 if device.type == "cuda" else max(1, min(jobs, cpu_cores()))
+
+
+def run_side_by_side(jobs: Mapping[str, Callable[[], T]], workers: int, desc: str = "jobs") -> dict[str, T]:
+    """Run every job of ``{name: job}`` in ``workers`` processes, each with ``cpu_cores() // workers`` threads.
+
+    ``workers`` 1 runs them here, one after the other, with this process's threads. A progress bar
+    counts the finished jobs and names the last one.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if workers == 1:
+        results = {}
+        with tqdm(jobs.items(), desc=desc, unit="job", dynamic_ncols=True) as bar:
+            for name, job in bar:
+                bar.set_postfix_str(name)
+                results[name] = job()
+        return results
+    threads = max(1, cpu_cores() // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        futures: dict[Future, str] = {pool.submit(job): name for name, job in jobs.items()}
+        try:
+            with tqdm(total=len(jobs), desc=f"{desc} ({workers} side by side)", unit="job", dynamic_ncols=True) as bar:
+                pending = set(futures)
+                while pending:
+                    done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()  # raises the job's error here, at once
+                        bar.update(1)
+                        bar.set_postfix_str(f"{futures[future]} done")
+                    bar.refresh()  # the elapsed time moves while a long job runs
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return {name: future.result() for future, name in futures.items()}

@@ -1,0 +1,55 @@
+"""Jobs side by side in worker processes (gconet_lab.engine.side_by_side), as the main job runs them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from functools import partial
+
+import pytest
+import torch
+
+from gconet_lab.engine.side_by_side import cpu_cores, run_side_by_side, side_by_side_workers
+
+
+def where_it_ran(barrier=None) -> tuple[int, int]:
+    """The process and its torch threads; with a barrier, only once the other job runs too."""
+    if barrier is not None:
+        barrier.wait(timeout=120)
+    return os.getpid(), torch.get_num_threads()
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_two_workers_run_the_jobs_at_once_each_with_its_share_of_the_cores():
+    with multiprocessing.get_context("spawn").Manager() as manager:
+        barrier = manager.Barrier(2)  # neither job returns until both run: side by side, not one after the other
+        results = run_side_by_side({"b": partial(where_it_ran, barrier), "a": partial(where_it_ran, barrier)}, workers=2)
+    assert list(results) == ["b", "a"]  # the order of the jobs given
+    (pid_b, threads_b), (pid_a, threads_a) = results.values()
+    assert len({pid_a, pid_b, os.getpid()}) == 3
+    assert threads_a == threads_b == max(1, cpu_cores() // 2)
+
+
+def test_one_worker_runs_the_jobs_here_with_this_process_threads():
+    results = run_side_by_side({"x": where_it_ran, "y": where_it_ran}, workers=1)
+    assert list(results.values()) == [(os.getpid(), torch.get_num_threads())] * 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_job_raises_in_the_caller(workers):
+    with pytest.raises(ValueError, match="diverged"):
+        run_side_by_side({"ok": where_it_ran, "bad": partial(fail, "the model diverged")}, workers=workers)
+
+
+def test_no_workers_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        run_side_by_side({"x": where_it_ran}, workers=0)
+
+
+def test_a_gpu_runs_one_job_at_a_time_a_cpu_as_many_as_its_cores():
+    assert side_by_side_workers(torch.device("cuda"), jobs=2) == 1
+    assert side_by_side_workers(torch.device("cpu"), jobs=2) == min(2, cpu_cores())
+    assert side_by_side_workers(torch.device("cpu"), jobs=1) == 1
