@@ -97,10 +97,10 @@ RECIPES: dict[str, Recipe] = {
         Recipe("cpu-copypaste-224", "CPU copy-paste, 224 px", _CPU_SETS, preset="cpu",
                options=(*_CPU_OPTIONS, ("image_size", 224))),
         # The main job's: the CPU recipe plus real photos in the group of every class they show, batches whose two
-        # groups share photos, the consensus gate and its loss (#the-group-on-real-photos), for the epochs that fit
-        # its 15 minutes.
+        # groups share photos, the consensus gate and its loss (#the-group-on-real-photos), for the 3 epochs its
+        # validation runs trained, which fit its 15 minutes with the two trainings side by side (#the-main-job-side-by-side).
         Recipe("cpu-cogroups", "CPU co-groups", (*_CPU_SETS, "COCO-extra-train"), preset="cpu",
-               options=(*_CPU_OPTIONS, ("epochs", 2), ("shared_photo_p", 1.0), ("consensus_gate", True),
+               options=(*_CPU_OPTIONS, ("epochs", 3), ("shared_photo_p", 1.0), ("consensus_gate", True),
                         ("lambda_gate", 30.0))),
     )
 }
