@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
+import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
 
+from gconet_lab.engine.interrupts import terminate_as_interrupt
 from gconet_lab.engine.side_by_side import cpu_cores, run_side_by_side, side_by_side_workers
 
 
@@ -53,3 +60,46 @@ def test_a_gpu_runs_one_job_at_a_time_a_cpu_as_many_as_its_cores():
     assert side_by_side_workers(torch.device("cuda"), jobs=2) == 1
     assert side_by_side_workers(torch.device("cpu"), jobs=2) == min(2, cpu_cores())
     assert side_by_side_workers(torch.device("cpu"), jobs=1) == 1
+
+
+def save_when_stopped(folder: str, name: str) -> None:
+    """A job that, like a training, writes its checkpoint when SIGTERM or Ctrl-C stops it."""
+    with terminate_as_interrupt():
+        (Path(folder) / f"{name}.started").write_text(str(os.getpid()))
+        try:
+            time.sleep(300)
+        except KeyboardInterrupt:
+            (Path(folder) / f"{name}.saved").touch()
+            raise
+
+
+def test_sigterm_to_the_caller_stops_every_job_as_if_it_ran_alone(tmp_path):
+    caller = tmp_path / "caller.py"
+    caller.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from functools import partial\n"
+        "from gconet_lab.engine.side_by_side import run_side_by_side\n"
+        "from test_side_by_side import save_when_stopped\n"
+        "if __name__ == '__main__':\n"
+        f"    run_side_by_side({{n: partial(save_when_stopped, {str(tmp_path)!r}, n) for n in 'ab'}}, workers=2)\n"
+    )
+    process = subprocess.Popen([sys.executable, str(caller)], stderr=subprocess.DEVNULL)
+    started = [tmp_path / "a.started", tmp_path / "b.started"]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(path.exists() for path in started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(path.exists() for path in started), "the two jobs never ran side by side"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) != 0
+        assert (tmp_path / "a.saved").exists() and (tmp_path / "b.saved").exists()  # no work lost
+        for path in started:  # and no worker left behind
+            with pytest.raises(ProcessLookupError):
+                os.kill(int(path.read_text()), 0)
+    finally:  # a failed check leaves nothing running
+        process.kill()
+        for path in started:
+            if path.exists():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(path.read_text()), signal.SIGKILL)

@@ -10,7 +10,9 @@ core), so every worker gets ``cores // workers`` threads.
 Workers are *spawned* (a fresh interpreter, not a fork of one whose OpenMP pool already runs), so a
 job must be picklable: a module-level function, or a :func:`functools.partial` of one. Results come
 back in the order the jobs were given; the first job that raises stops the jobs not yet started and
-raises in the caller.
+raises in the caller. SIGTERM to the caller (``timeout``, a scheduler) is passed on to the workers, so
+each job stops as it would alone (a training saves its checkpoint, :mod:`gconet_lab.engine.interrupts`);
+Ctrl-C reaches the workers from the terminal itself.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import TypeVar
 
 import torch
 from tqdm.auto import tqdm
+
+from gconet_lab.engine.interrupts import Terminated, terminate_as_interrupt
 
 T = TypeVar("T")
 
@@ -57,7 +61,9 @@ def run_side_by_side(jobs: Mapping[str, Callable[[], T]], workers: int, desc: st
         return results
     threads = max(1, cpu_cores() // workers)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+    before = set(multiprocessing.active_children())
+    with terminate_as_interrupt(), ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads,
+                                                       initargs=(threads,)) as pool:
         futures: dict[Future, str] = {pool.submit(job): name for name, job in jobs.items()}
         try:
             with tqdm(total=len(jobs), desc=f"{desc} ({workers} side by side)", unit="job", dynamic_ncols=True) as bar:
@@ -69,8 +75,11 @@ def run_side_by_side(jobs: Mapping[str, Callable[[], T]], workers: int, desc: st
                         bar.update(1)
                         bar.set_postfix_str(f"{futures[future]} done")
                     bar.refresh()  # the elapsed time moves while a long job runs
-        except BaseException:
+        except BaseException as error:
             for future in futures:
                 future.cancel()
-            raise
+            if isinstance(error, Terminated):  # SIGTERM came to this process alone: the workers' turn
+                for worker in set(multiprocessing.active_children()) - before:
+                    worker.terminate()
+            raise  # leaving the pool waits for the workers to stop
     return {name: future.result() for future, name in futures.items()}
