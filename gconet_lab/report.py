@@ -22,7 +22,7 @@ import numpy as np
 
 from gconet_lab.data import index_set, read_image, read_mask
 from gconet_lab.engine.recipes import MAIN_JOB_RECIPE, RECIPES
-from gconet_lab.engine.side_by_side import run_side_by_side, side_by_side_workers
+from gconet_lab.engine.side_by_side import report_progress, run_side_by_side, side_by_side_workers
 from gconet_lab.engine.train import select_device
 from gconet_lab.inference.evaluate import CENTRE_PRIOR, DatasetScores, evaluate_model
 from gconet_lab.inference.fast_inference import make_fast_model
@@ -87,11 +87,16 @@ class TrainedScores:
     scores: dict[str, DatasetScores]
 
 
+def count_step(record: dict) -> None:
+    """A training callback: one step on the main job's bar of training steps (jobs side by side)."""
+    report_progress()
+
+
 def train_and_score(overrides: dict, data_dir: Path, run_dir: Path, epochs: int, device: str | None,
                     progress: bool) -> TrainedScores:
     """Train the main job's recipe changed by ``overrides`` in ``run_dir`` (resuming a run there), then score it."""
     trained = train_recipe(MAIN_JOB_RECIPE, data_dir, run_dir, epochs=epochs, device=device, progress=progress,
-                           **overrides)
+                           callbacks=(count_step,), **overrides)
     fast = make_fast_model(trained.model)  # the same maps, BatchNorm folded
     # never maps of an earlier run: evaluate_model scores exactly this run's
     scores = {test_set: evaluate_model(fast, data_dir, test_set, run_dir) for test_set in MAIN_JOB_TEST_SETS}
@@ -119,7 +124,7 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
     data_dir = prepare_default_data(out / "data")
     epochs = epochs or MAIN_JOB_EPOCHS
     workers = side_by_side_workers(select_device(device), len(TRAINED_MODELS))
-    jobs: dict[str, Callable[[], object]] = {  # the epoch bars of trainings side by side would overwrite each other
+    jobs: dict[str, Callable[[], object]] = {  # side by side, the trainings' steps show on run_side_by_side's bar
         f"train {name}": partial(train_and_score, overrides, data_dir, out / f"run{index}", epochs, device, workers == 1)
         for index, (name, overrides) in enumerate(TRAINED_MODELS.items())
     }
@@ -128,7 +133,7 @@ def run_main_job(out: str | Path = "outputs/demo", epochs: int | None = None, de
                  for test_set in MAIN_JOB_TEST_SETS}
     jobs |= {f"{CENTRE_PRIOR} on {test_set}": partial(score_centre_prior, data_dir, test_set, out)
              for test_set in MAIN_JOB_TEST_SETS}
-    results = run_side_by_side(jobs, workers, desc="main job")
+    results = run_side_by_side(jobs, workers, desc="main job", progress_unit="training step")
     scores: dict[str, dict[str, DatasetScores]] = {name: {} for name in MAIN_JOB_TEST_SETS}
     histories, predictions, steps = {}, {}, {}
     for index, name in enumerate(TRAINED_MODELS):

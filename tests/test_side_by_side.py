@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from gconet_lab.engine import side_by_side
 from gconet_lab.engine.interrupts import terminate_as_interrupt
-from gconet_lab.engine.side_by_side import cpu_cores, run_side_by_side, side_by_side_workers
+from gconet_lab.engine.side_by_side import cpu_cores, report_progress, run_side_by_side, side_by_side_workers
 
 
 def where_it_ran(barrier=None) -> tuple[int, int]:
@@ -103,3 +104,24 @@ def test_sigterm_to_the_caller_stops_every_job_as_if_it_ran_alone(tmp_path):
             if path.exists():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(path.read_text()), signal.SIGKILL)
+
+
+def count_to(units: int) -> int:
+    for _ in range(units):
+        report_progress()
+    return units
+
+
+def test_the_progress_that_jobs_report_reaches_the_callers_bar(monkeypatch):
+    bars = []
+
+    class RecordedBar(side_by_side.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(side_by_side, "tqdm", RecordedBar)
+    run_side_by_side({"a": partial(count_to, 3), "b": partial(count_to, 4)}, workers=2, progress_unit="step")
+    jobs_bar, steps_bar = bars
+    assert (jobs_bar.n, steps_bar.n) == (2, 7)
+    report_progress()  # outside a worker: nothing to count, no error
